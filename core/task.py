@@ -1,0 +1,164 @@
+"""The Task contract (what a domain team writes) and the read-only registry of Tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+    from core.kinds.base import Kind
+    from core.models.protocol import Model
+
+ENTRY_POINT_GROUP = "verticals.tasks"
+PROFILES = ("smoke", "quick", "full")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An adapter that turns a public file or folder into a frame the Task can train on.
+
+    `load(path, **options)` returns a frame. When `conforms` is true the frame follows the
+    Task's schema (and can be ingested); otherwise it only carries the Kind's id and target
+    columns plus arbitrary feature columns (a generic CSV, say) and is used by bench/train
+    from a file.
+    """
+
+    name: str
+    description: str
+    load: Callable[..., pd.DataFrame]
+    options: tuple[str, ...] = ()
+    conforms: bool = True
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named prediction problem: schema, Kind, candidates, sample generator, page.
+
+    Values and plain functions only: nothing to inherit or override.
+    """
+
+    name: str
+    title: str
+    description: str
+    kind: Kind
+    schema: pa.DataFrameSchema
+    sample: Callable[[int, int], pd.DataFrame]
+    datasets: Mapping[str, Dataset] = field(default_factory=dict)
+    features: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    # name -> factory called with the profile's keyword arguments; None means the Kind's list.
+    models: Mapping[str, Callable[..., Model]] | None = None
+    # profile ("smoke" | "quick" | "full") -> model name -> keyword arguments for its factory.
+    profiles: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    # Extra Streamlit section, called as page(ctx) with a dashboards.context.PageContext.
+    page: Callable[..., None] | None = None
+    sample_rows: int = 3000
+
+    @property
+    def vertical(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def slug(self) -> str:
+        """The name as an SQL/URL-safe identifier (finance.credit_scoring -> finance_credit_scoring)."""
+        return self.name.replace(".", "_")
+
+    def candidates(self) -> Mapping[str, Callable[..., Model]]:
+        return self.models if self.models is not None else self.kind.default_models()
+
+    def model_params(self, model: str, profile: str) -> dict[str, Any]:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+        return dict(self.profiles.get(profile, {}).get(model, {}))
+
+    def build_model(self, model: str, profile: str) -> Model:
+        factories = self.candidates()
+        if model not in factories:
+            raise KeyError(
+                f"Task {self.name} has no model {model!r}; candidates: {', '.join(factories)}"
+            )
+        return factories[model](**self.model_params(model, profile))
+
+    def feature_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The Task's domain features, or the frame itself when it declares none."""
+        return self.features(frame) if self.features is not None else frame
+
+    def sample_path(self, root: Path) -> Path:
+        return root / f"{self.slug}.csv"
+
+
+class TaskRegistryError(RuntimeError):
+    """A Task could not be registered or found."""
+
+
+def _load_ref(ref: str, origin: str) -> Task:
+    module_name, _, attribute = ref.partition(":")
+    try:
+        task = getattr(import_module(module_name), attribute or "TASK")
+    except (ImportError, AttributeError) as error:
+        raise TaskRegistryError(f"cannot load Task {ref!r} from {origin}: {error}") from error
+    if not isinstance(task, Task):
+        raise TaskRegistryError(f"{ref!r} from {origin} is a {type(task).__name__}, not a Task")
+    return task
+
+
+def discover(
+    builtin: Mapping[str, str] | None = None, *, include_entry_points: bool = True
+) -> Mapping[str, Task]:
+    """Load every Task: the built-in map first, then the `verticals.tasks` entry points.
+
+    A name defined twice is an error, never a silent override.
+    """
+    if builtin is None:
+        builtin = import_module("verticals").BUILTIN_TASKS
+    found: dict[str, Task] = {}
+    origins: dict[str, str] = {}
+
+    def add(name: str, ref: str, origin: str) -> None:
+        task = _load_ref(ref, origin)
+        if task.name != name:
+            raise TaskRegistryError(
+                f"{origin} registers {ref!r} under {name!r} but its TASK is named {task.name!r}"
+            )
+        if name in found:
+            raise TaskRegistryError(
+                f"duplicate Task name {name!r}: from {origins[name]} and from {origin}; "
+                "rename one of them"
+            )
+        found[name] = task
+        origins[name] = origin
+
+    for name, ref in sorted(builtin.items()):
+        add(name, ref, "the built-in map (verticals/__init__.py)")
+    if include_entry_points:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            add(ep.name, ep.value, f"entry point {ep.name!r} of {ep.dist.name if ep.dist else '?'}")
+    return MappingProxyType(dict(sorted(found.items())))
+
+
+_TASKS: Mapping[str, Task] | None = None
+
+
+def tasks() -> Mapping[str, Task]:
+    """All registered Tasks by name (read-only, loaded once per process)."""
+    global _TASKS
+    if _TASKS is None:
+        _TASKS = discover()
+    return _TASKS
+
+
+def get_task(name: str) -> Task:
+    registry = tasks()
+    if name not in registry:
+        raise TaskRegistryError(
+            f"no Task named {name!r}; registered: {', '.join(registry) or '(none)'}"
+        )
+    return registry[name]
