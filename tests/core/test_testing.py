@@ -1,0 +1,59 @@
+"""check_task reports every broken part of a Task at once, in words a domain team can act on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.task import get_task
+from core.testing import ConformanceError, check_task
+
+
+@pytest.fixture(scope="module")
+def credit():
+    return get_task("finance.credit_scoring")
+
+
+def test_sample_that_breaks_the_schema_is_reported(credit) -> None:
+    def bad_sample(n: int, seed: int):
+        frame = credit.sample(n, seed)
+        frame.loc[frame.index[:3], credit.kind.target] = 7  # not a 0/1 label
+        return frame
+
+    with pytest.raises(ConformanceError) as error:
+        check_task(replace(credit, sample=bad_sample))
+    assert "sample:" in str(error.value)
+    assert credit.kind.target in str(error.value)
+
+
+def test_features_that_drop_rows_or_read_the_target_are_reported(credit) -> None:
+    with pytest.raises(ConformanceError, match="features changed the row count"):
+        check_task(replace(credit, features=lambda frame: frame.iloc[:-1]))
+
+    def leaky(frame):
+        frame = frame.copy()
+        frame["leak"] = frame[credit.kind.target].fillna(0) * 2
+        return frame
+
+    with pytest.raises(ConformanceError, match="must not read the target"):
+        check_task(replace(credit, features=leaky))
+
+
+def test_declaration_problems_are_all_listed(credit) -> None:
+    broken = replace(
+        credit, name="Credit Scoring", title="",
+        profiles={**credit.profiles, "huge": {}, "quick": {"oracle": {}}},
+    )
+    with pytest.raises(ConformanceError) as error:
+        check_task(broken)
+    message = str(error.value)
+    assert "'vertical.task'" in message
+    assert "title and description" in message
+    assert "profile 'huge'" in message
+    assert "unknown models ['oracle']" in message
+
+
+def test_unseeded_sample_is_reported(credit) -> None:
+    with pytest.raises(ConformanceError, match="sample ignores its seed"):
+        check_task(replace(credit, sample=lambda n, seed: credit.sample(n, 0)))
