@@ -1,0 +1,215 @@
+"""SQLAlchemy Core tables of the store (docs/architecture.md "Tables") and the per-Task input table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandera.dtypes as pdt
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from core.task import Task
+
+ROW_ID = "_row_id"
+RUN_ID = "_run_id"
+# Per-Task input tables live beside the core tables; the prefix keeps them apart.
+INPUT_PREFIX = "input_"
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A tz-aware UTC timestamp on both dialects.
+
+    PostgreSQL stores timestamptz; SQLite has no time zones, so values are normalised to UTC
+    and stored naive, then given back tz-aware: the two dialects read back the same value.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given for a UTC column: pass a tz-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+metadata = sa.MetaData()
+
+pipeline_runs = sa.Table(
+    "pipeline_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("pipeline", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("rows_in", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_out", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("batches", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("params", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+model_versions = sa.Table(
+    "model_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("format", sa.String(50), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("profile", sa.String(20), nullable=True),
+    sa.Column("dataset", sa.String(500), nullable=True),
+    sa.Column("train_rows", sa.BigInteger, nullable=True),
+    sa.Column("primary_metric", sa.String(50), nullable=False),
+    sa.Column("primary_value", sa.Float, nullable=True),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("artifact_path", sa.String(500), nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.UniqueConstraint("task", "version", name="uq_model_versions_task_version"),
+)
+
+aliases = sa.Table(
+    "aliases", metadata,
+    sa.Column("task", sa.String(100), primary_key=True),
+    sa.Column("alias", sa.String(50), primary_key=True),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("entity_key", sa.String(200), nullable=False),
+    # The time the prediction is for: naive, in the Task's own clock (like its input table).
+    sa.Column("as_of", sa.DateTime, nullable=False),
+    sa.Column("horizon", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("label", sa.String(100), nullable=True),
+    sa.Column("lower", sa.Float, nullable=True),
+    sa.Column("upper", sa.Float, nullable=True),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("reasons", sa.Text, nullable=True),
+    # Server default so bulk writes (executemany/COPY) need not send it.
+    sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("task", "model_version_id", "entity_key", "as_of", "horizon",
+                        name="uq_predictions_key"),
+    sa.Index("ix_predictions_task_version_batch", "task", "model_version_id", "batch"),
+)
+
+drift_reports = sa.Table(
+    "drift_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=True),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("feature", sa.String(200), nullable=False),
+    sa.Column("psi", sa.Float, nullable=True),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("reference_rows", sa.BigInteger, nullable=True),
+    sa.Column("batch_rows", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("source", sa.String(500), nullable=True),
+    sa.Column("row_number", sa.BigInteger, nullable=True),
+    sa.Column("column", sa.String(200), nullable=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("rule", sa.String(500), nullable=False),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
+)
+
+CORE_TABLES = tuple(metadata.tables)
+
+
+def sql_type(dtype: Any, column: str) -> sa.types.TypeEngine[Any]:
+    """The SQL type for a pandera dtype (order matters: a tz-aware DateTime is also a Date)."""
+    if pdt.is_bool(dtype):
+        return sa.Boolean()
+    if pdt.is_int(dtype) or pdt.is_uint(dtype):
+        return sa.BigInteger()
+    if pdt.is_float(dtype):
+        return sa.Float()
+    if pdt.is_datetime(dtype):
+        return UTCDateTime() if getattr(dtype, "tz", None) is not None else sa.DateTime()
+    if isinstance(dtype, pdt.Date):
+        return sa.Date()
+    if pdt.is_string(dtype) or pdt.is_category(dtype) or str(dtype) == "object":
+        return sa.Text()
+    raise TypeError(
+        f"column {column!r}: no SQL type for pandera dtype {dtype}; use int, float, str, bool, "
+        "category, datetime or date in the Task schema"
+    )
+
+
+def task_table_name(task: Task) -> str:
+    return f"{INPUT_PREFIX}{task.slug}"
+
+
+def task_table(task: Task, metadata: sa.MetaData) -> sa.Table:
+    """The input table of a Task, typed from its pandera schema (not created: see ensure_task_table).
+
+    Asked again with the same metadata it returns the same Table object (so clauses built on
+    one call's table work in another's query), unless the schema changed since.
+    """
+    existing = metadata.tables.get(task_table_name(task))
+    fresh = _build_task_table(task, sa.MetaData())
+    if existing is not None:
+        if _signature(existing) == _signature(fresh):
+            return existing
+        metadata.remove(existing)
+    return fresh.to_metadata(metadata)
+
+
+def _signature(table: sa.Table) -> list[tuple[str, str, bool]]:
+    return [(c.name, repr(c.type), bool(c.nullable)) for c in table.columns]
+
+
+def _build_task_table(task: Task, metadata: sa.MetaData) -> sa.Table:
+    keys = [key for key in task.kind.key_columns() if key in task.schema.columns]
+    target = getattr(task.kind, "target", None)
+    columns: list[sa.Column[Any]] = [
+        sa.Column(ROW_ID, sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column(RUN_ID, sa.Integer, nullable=True),
+    ]
+    for name, spec in task.schema.columns.items():
+        if name in (ROW_ID, RUN_ID):
+            raise ValueError(f"Task {task.name}: schema column {name!r} clashes with the store's "
+                             "own column; rename it in the schema")
+        # Targets stay nullable so unlabelled rows can be stored and scored.
+        nullable = bool(spec.nullable) or not spec.required or name == target
+        columns.append(sa.Column(name, sql_type(spec.dtype, name), nullable=nullable))
+    constraints = []
+    if keys:
+        constraints.append(sa.UniqueConstraint(*keys, name=f"uq_{task_table_name(task)}_key"))
+    return sa.Table(task_table_name(task), metadata, *columns, *constraints)
