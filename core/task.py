@@ -29,7 +29,8 @@ class Dataset:
     `load(path, **options)` returns a frame. When `conforms` is true the frame follows the
     Task's schema (and can be ingested); otherwise it only carries the Kind's id and target
     columns plus arbitrary feature columns (a generic CSV, say) and is used by bench/train
-    from a file.
+    from a file. `suffixes` lets `verticals ingest TASK FILE` pick this adapter by the file's
+    suffix (".dcm", ".npz"; "/" for a folder) instead of reading FILE as a CSV of schema rows.
     """
 
     name: str
@@ -37,6 +38,7 @@ class Dataset:
     load: Callable[..., pd.DataFrame]
     options: tuple[str, ...] = ()
     conforms: bool = True
+    suffixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
