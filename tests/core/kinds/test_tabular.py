@@ -1,0 +1,140 @@
+"""TabularClassification: candidates, ledger rows, exact save/load, generic frames, bench."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from core.kinds.base import LEDGER_COLUMNS
+from core.kinds.tabular import TabularClassification
+from core.models.boosting import LightGBM
+from core.models.scorecard import Scorecard
+from core.task import Task
+
+
+def sample(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    months = rng.integers(6, 60, n)
+    status = rng.choice(["lt_0", "none", "ge_200"], n)
+    z = -1 + 0.05 * (months - 30) + np.where(status == "lt_0", 1.5, -0.5)
+    return pd.DataFrame({
+        "loan_id": pd.Series([f"L{i}" for i in range(n)], dtype="str"),
+        "applied": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n), unit="h"),
+        "months": months, "status": pd.Series(status, dtype="str"),
+        "bad": pd.array((rng.random(n) < 1 / (1 + np.exp(-z))).astype(int), dtype="Int64"),
+    })
+
+
+def make_task(models=None, time: str | None = "applied") -> Task:
+    return Task(
+        name="test.loans", title="Loans", description="test", schema=pa.DataFrameSchema({}),
+        kind=TabularClassification(target="bad", id="loan_id", time=time, cutoff=0.4),
+        sample=sample, models=models,
+        profiles={"smoke": {"lightgbm": {"n_estimators": 20, "n_jobs": 1},
+                            "scorecard": {"max_n_prebins": 5},
+                            "tabular_net": {"max_epochs": 2, "hidden": (8,)}}},
+    )
+
+
+FAST = {"lightgbm": lambda **kw: LightGBM(**kw), "lightgbm_deep": lambda **kw: LightGBM(
+    n_estimators=20, num_leaves=8, max_depth=3, n_jobs=1)}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    task = make_task()
+    frame = sample(400)
+    frame.loc[frame.index[::10], "bad"] = pd.NA  # unlabelled rows are skipped by train
+    return task, frame, task.kind.train(task, frame, profile="smoke", seed=0)
+
+
+def test_train_returns_every_candidate_and_a_blend(trained) -> None:
+    _, _, candidates = trained
+    assert [c.name for c in candidates] == ["scorecard", "lightgbm", "tabular_net", "blend"]
+    for candidate in candidates:
+        # two smoke epochs leave the net near chance; the classical models must learn
+        assert candidate.metrics["auc"] > (0.3 if candidate.name == "tabular_net" else 0.65)
+        assert set(candidate.metrics) >= {"auc", "ks", "gini", "brier", "ece", "error_rate"}
+        assert candidate.train_rows == 216  # 60% of the 360 labelled rows
+        assert set(candidate.reference) == {"months", "status"}  # no id, time or target
+        json.dumps(candidate.params)
+
+
+def test_predict_writes_ledger_rows(trained) -> None:
+    task, frame, candidates = trained
+    ledger = candidates[0].predictor.predict(frame.iloc[:5])
+    assert list(ledger.columns) == list(LEDGER_COLUMNS)
+    assert ledger["entity_key"].tolist() == ["L0", "L1", "L2", "L3", "L4"]
+    assert (ledger["as_of"] == frame["applied"].iloc[:5].to_numpy()).all()
+    assert (ledger["horizon"] == 0).all()
+    expected = np.where(ledger["score"] >= 0.4, "decline", "approve")
+    assert ledger["label"].tolist() == expected.tolist()
+    assert all(set(json.loads(p)) == {"points"} for p in ledger["payload"])
+    reasons = json.loads(ledger["reasons"].iloc[0])
+    assert {r["feature"] for r in reasons} == {"months", "status"}
+    assert reasons[0]["effect"] >= reasons[1]["effect"]
+
+
+def test_save_load_gives_identical_predictions(trained, tmp_path) -> None:
+    task, frame, candidates = trained
+    for candidate in candidates:
+        directory = tmp_path / candidate.name
+        directory.mkdir()
+        candidate.predictor.save(directory)
+        loaded = task.kind.load_predictor(directory, {"format": candidate.predictor.format})
+        pd.testing.assert_frame_equal(loaded.predict(frame), candidate.predictor.predict(frame))
+
+
+def test_load_rejects_another_format(tmp_path) -> None:
+    with pytest.raises(ValueError, match="not a tabular predictor"):
+        make_task().kind.load_predictor(tmp_path, {"format": "fake-json"})
+
+
+def test_generic_frame_without_time_column_trains_and_scores() -> None:
+    task = make_task(models=FAST)
+    frame = sample(300).drop(columns=["applied"]).assign(extra=np.arange(300) % 7)
+    candidates = task.kind.train(task, frame, profile="smoke", seed=1, models=("lightgbm",))
+    assert [c.name for c in candidates] == ["lightgbm"]
+    assert candidates[0].params["features"] == ["months", "status", "extra"]
+    ledger = candidates[0].predictor.predict(frame.head(3))
+    assert (ledger["as_of"] == pd.Timestamp("1970-01-01")).all()
+
+
+def test_bench_reports_every_candidate_and_the_best() -> None:
+    task = make_task(models=FAST)
+    result = task.kind.bench(task, sample(200), dataset="unit", profile="smoke", seed=0)
+    assert set(result) == {"task", "dataset", "protocol", "models", "best"}
+    assert set(result["models"]) == {"lightgbm", "lightgbm_deep", "blend"}
+    assert "5-fold" in result["protocol"] and "3 times" in result["protocol"]
+    best = max(result["models"], key=lambda m: result["models"][m]["auc"])
+    assert result["best"]["model"] == best
+    assert result["best"]["auc"] == result["models"][best]["auc"]
+    json.dumps(result)
+
+
+def test_key_columns_and_labels() -> None:
+    kind = TabularClassification(target="y", id="id", positive="bad")
+    assert kind.key_columns() == ("id",)
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "y": ["bad", None, "good"], "x": [1, 2, 3]})
+    rows, y = kind.labelled(frame)
+    assert rows["id"].tolist() == ["a", "c"] and y.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="both classes"):
+        kind.labelled(frame.assign(y=["good"] * 3))
+
+
+def test_classical_paths_do_not_import_torch() -> None:
+    code = ("import sys, core.kinds.tabular, core.models.scorecard, core.models.boosting, "
+            "core.models.formats, core.models.blend; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_scorecard_only_task(trained) -> None:
+    task = make_task(models={"scorecard": lambda **kw: Scorecard(**kw)})
+    candidates = task.kind.train(task, sample(300), profile="smoke", seed=0)
+    assert [c.name for c in candidates] == ["scorecard"]  # no blend of one member
