@@ -1,0 +1,393 @@
+"""The `verticals` command line (Typer): store, ingest, train, score, registry, bench, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from core.task import Task, TaskRegistryError, get_task, tasks
+
+if TYPE_CHECKING:
+    from pipelines.train import TrainResult
+
+app = typer.Typer(
+    help="Verticals: machine learning for industry — ingest, train, score, bench, dashboards.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+TaskArg = Annotated[str, typer.Argument(help="Task name, e.g. finance.credit_scoring")]
+# `smoke` is accepted but hidden: it exists for tests, not for users.
+PROFILE_HELP = "quick (minutes) or full (benchmarks)"
+LEADERBOARD_METRICS = ("ks", "brier", "ece", "rmse", "mae")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean the input or the environment is wrong, not the code."""
+    from core.store.engine import StoreSchemaError
+    from pipelines.bench import BenchError
+    from pipelines.ingest import IngestError
+    from pipelines.score import ScoreError
+    from pipelines.train import TrainError
+
+    errors: list[type[BaseException]] = [
+        TaskRegistryError, StoreSchemaError, IngestError, TrainError, ScoreError, BenchError,
+        FileNotFoundError, sa.exc.OperationalError, sa.exc.ArgumentError,
+    ]
+    from core import registry
+
+    errors += [value for name, value in vars(registry).items()
+               if isinstance(value, type) and issubclass(value, Exception)
+               and name.endswith("Error") and value.__module__ == registry.__name__]
+    return tuple(errors)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A user error becomes one clear message and exit code 1; bugs keep their traceback."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
+        message = str(error).strip() or type(error).__name__
+        if isinstance(error, sa.exc.OperationalError):
+            message = (f"cannot use the store: {str(error.orig).strip()}. Check VERTICALS_DB_URL "
+                       "(or VERTICALS_HOME for the default SQLite file).")
+        err.print(f"[bold red]error:[/] {message}")
+        raise typer.Exit(1) from None
+
+
+def open_store() -> Engine:
+    """The store named by VERTICALS_DB_URL / VERTICALS_HOME, migrated to head (idempotent)."""
+    from core.store.engine import make_engine, migrate
+
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+def _task(name: str) -> Task:
+    return get_task(name)
+
+
+def _check_profile(profile: str) -> str:
+    from core.task import PROFILES
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(p for p in PROFILES if p != 'smoke')}",
+                                 param_hint="--profile")
+    return profile
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A table that wraps long cells instead of cutting them (names must stay readable)."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _spinner(text: str) -> Progress:
+    progress = Progress(SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=err,
+                        transient=True)
+    progress.add_task(text, total=None)
+    return progress
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the store and the input table of every registered Task."""
+    with user_errors():
+        from core.store.engine import ensure_task_table
+
+        engine = open_store()
+        for task in tasks().values():
+            ensure_task_table(engine, task)
+        out.print(f"store ready: {engine.url.render_as_string(hide_password=True)} "
+                  f"({len(tasks())} task table(s))")
+
+
+@app.command("tasks")
+def list_tasks(as_json: Annotated[bool, typer.Option("--json", help="JSON list of names")] = False
+               ) -> None:
+    """List the registered Tasks."""
+    with user_errors():
+        registry = tasks()
+        if as_json:
+            typer.echo(json.dumps(list(registry)))
+            return
+        table = _table("task", "title", "kind", "candidates", "datasets")
+        for task in registry.values():
+            table.add_row(task.name, task.title, task.kind.name, ", ".join(task.candidates()),
+                          ", ".join(task.datasets))
+        out.print(table)
+
+
+@app.command()
+def ingest(
+    task: TaskArg,
+    file: Annotated[Path | None, typer.Argument(help="CSV in the Task's schema "
+                                                "(default: data_samples/<task>.csv)")] = None,
+    dataset: Annotated[str | None, typer.Option(help="read FILE/--data with this adapter")] = None,
+    data: Annotated[Path | None, typer.Option(help="file/folder for --dataset")] = None,
+) -> None:
+    """Validate rows against the Task's schema; bad rows go to quarantine with the reason."""
+    with user_errors():
+        from pipelines.bench import load_dataset
+        from pipelines.demo import sample_file
+        from pipelines.ingest import ingest as ingest_rows
+        from pipelines.ingest import ingest_file
+
+        spec = _task(task)
+        engine = open_store()
+        with _spinner(f"ingesting {spec.name}"):
+            if dataset is not None:
+                path = data or file
+                result = ingest_rows(engine, spec, lambda: load_dataset(spec, dataset, path, {}),
+                                     source=f"{dataset}:{path or ''}", params={"dataset": dataset})
+            else:
+                result = ingest_file(engine, spec, sample_file(spec, file))
+        summary = _table("rows read", "accepted", "quarantined", "already in store",
+                        title=f"ingest {spec.name} (run {result.run_id}) from {result.source}")
+        summary.add_row(str(result.rows_read), str(result.accepted), str(result.quarantined),
+                        str(result.skipped_existing))
+        out.print(summary)
+        if result.reasons:
+            reasons = _table("column", "rule", "rows", title="top quarantine reasons")
+            for (column, rule), count in result.reasons.most_common(10):
+                reasons.add_row(column or "(row)", rule, str(count))
+            out.print(reasons)
+
+
+@app.command()
+def train(
+    task: TaskArg,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "quick",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    model: Annotated[list[str] | None, typer.Option(help="train only these candidates")] = None,
+    dataset: Annotated[str | None, typer.Option(help="train from an adapter file")] = None,
+    data: Annotated[Path | None, typer.Option(help="file/folder for --dataset")] = None,
+) -> None:
+    """Fit every candidate, register the versions and promote the best as champion."""
+    with user_errors():
+        from pipelines.bench import load_dataset
+        from pipelines.train import train as train_task
+
+        spec, profile = _task(task), _check_profile(profile)
+        engine = open_store()
+        frame = load_dataset(spec, dataset, data, {}) if dataset else None
+        source = f"{dataset}:{data or ''}" if dataset else "store"
+        with _spinner(f"training {spec.name} ({profile})"):
+            result = train_task(engine, spec, profile=profile, seed=seed,
+                                models=tuple(model) if model else None, frame=frame,
+                                dataset=source)
+        out.print(_leaderboard(spec, result))
+
+
+def _leaderboard(task: Task, result: TrainResult) -> Table:
+    versions, champion = result.versions, result.champion
+    primary = task.kind.primary_metric
+    shown = [primary, *[m for m in LEADERBOARD_METRICS if m != primary]]
+    metrics = [m for m in shown if any(m in v.metrics for v in versions)]
+    board = _table("version", "model", *metrics, "champion",
+                   title=f"leaderboard {task.name} ({result.rows} rows)")
+    ranked = sorted(versions, key=lambda v: v.primary_value if v.primary_value is not None
+                    else float("-inf"), reverse=task.kind.higher_is_better)
+    for version in ranked:
+        board.add_row(str(version.version), version.model,
+                      *[f"{version.metrics[m]:.3f}" if m in version.metrics else ""
+                        for m in metrics],
+                      "*" if version.id == champion.id else "")
+    return board
+
+
+@app.command()
+def score(
+    task: TaskArg,
+    chunk_size: Annotated[int, typer.Option(help="rows per batch (one transaction each)")] = 50_000,
+    scheduler: Annotated[str | None, typer.Option(help="Dask: 'local' or a scheduler address")
+                         ] = None,
+    force: Annotated[bool, typer.Option(help="re-score rows that already have predictions")
+                     ] = False,
+    batch: Annotated[list[int] | None, typer.Option(help="only these batch numbers")] = None,
+) -> None:
+    """Score unscored rows with the champion: predictions, top reasons and drift per batch."""
+    with user_errors():
+        from pipelines.score import score as score_task
+
+        spec = _task(task)
+        engine = open_store()
+        with Progress(TextColumn("scoring {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as progress:
+            bar = progress.add_task(spec.name, total=None)
+
+            def advance(_rows: int, total: int) -> None:
+                progress.update(bar, total=total, advance=1)
+
+            result = score_task(engine, spec, chunk_size=chunk_size, scheduler=scheduler,
+                                force=force, batches=batch, progress=advance)
+        out.print(f"scored {result.rows} row(s) of {spec.name} with model version "
+                  f"{result.model_version} in {len(result.batches)} batch(es), "
+                  f"{result.duration_s:.1f} s (run {result.run_id})")
+        for number, features in sorted(result.flagged.items()):
+            out.print(f"[yellow]drift[/] batch {number}: PSI >= 0.2 on {', '.join(features)}")
+
+
+@app.command()
+def runs(
+    task: Annotated[str | None, typer.Option(help="only this Task")] = None,
+    limit: Annotated[int, typer.Option(help="most recent N runs")] = 20,
+) -> None:
+    """Recent pipeline runs with status, counts, duration and error."""
+    with user_errors():
+        from core.store.schema import pipeline_runs as runs_table
+
+        engine = open_store()
+        query = sa.select(runs_table).order_by(runs_table.c.id.desc()).limit(limit)
+        if task is not None:
+            query = query.where(runs_table.c.task == task)
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        table = _table("id", "task", "pipeline", "status", "started", "s",
+                       "in/out/rej", "batches", "error")
+        for row in rows:
+            table.add_row(str(row.id), row.task, row.pipeline, row.status,
+                          f"{row.started_at:%m-%d %H:%M:%S}", f"{row.duration_s or 0:.1f}",
+                          f"{row.rows_in}/{row.rows_out}/{row.rows_rejected}", str(row.batches),
+                          (row.error or "").split("\n", 1)[0][:100])
+        out.print(table)
+
+
+@app.command()
+def models(task: TaskArg) -> None:
+    """Registered model versions of a Task, newest first; * marks the champion."""
+    with user_errors():
+        from core.store.queries import versions
+
+        spec = _task(task)
+        engine = open_store()
+        found = versions(engine, spec.name)
+        if not found:
+            out.print(f"no model versions for {spec.name}: run `verticals train {spec.name}`")
+            return
+        table = _table("version", "model", "profile", "dataset", "rows", "primary", "created",
+                       "champion", title=f"models of {spec.name}")
+        for v in found:
+            table.add_row(str(v.version), v.model, v.profile or "", v.dataset or "",
+                          str(v.train_rows or ""),
+                          f"{v.primary_metric}={v.primary_value:.4f}"
+                          if v.primary_value is not None else v.primary_metric,
+                          f"{v.created_at:%Y-%m-%d %H:%M}", "*" if v.is_champion else "")
+        out.print(table)
+
+
+@app.command()
+def promote(task: TaskArg, version: Annotated[int, typer.Argument(help="model version")]) -> None:
+    """Make a registered version the Task's champion."""
+    with user_errors():
+        from core import registry
+
+        spec = _task(task)
+        engine = open_store()
+        registry.promote(engine, spec.name, version)
+        out.print(f"champion of {spec.name} is now version {version}")
+
+
+@app.command()
+def bench(
+    task: TaskArg,
+    dataset: Annotated[str, typer.Option(help="adapter name, or 'throughput'")],
+    data: Annotated[Path | None, typer.Option(help="file/folder (default $VERTICALS_DATA/NAME)")
+                    ] = None,
+    target: Annotated[str | None, typer.Option(help="target column (csv adapter)")] = None,
+    id: Annotated[str | None, typer.Option("--id", help="id column (csv adapter)")] = None,
+    rows: Annotated[int, typer.Option(help="rows for the throughput bench")] = 1_000_000,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    chunk_size: Annotated[int, typer.Option(help="throughput: rows per batch")] = 100_000,
+) -> None:
+    """Benchmark the Task's candidates: exactly one JSON line on stdout."""
+    with user_errors():
+        from pipelines.bench import THROUGHPUT, bench as run_bench, stdout_to_stderr
+
+        spec, profile = _task(task), _check_profile(profile)
+        with stdout_to_stderr():
+            if dataset == THROUGHPUT:
+                from pipelines.throughput import throughput
+
+                result = throughput(spec, rows=rows, seed=seed, chunk_size=chunk_size,
+                                    log=err.print)
+            else:
+                engine = open_store()
+                with _spinner(f"bench {spec.name} on {dataset} ({profile})"):
+                    result = run_bench(engine, spec, dataset, data=data,
+                                       options={"target": target, "id": id}, profile=profile,
+                                       seed=seed)
+        typer.echo(json.dumps(result))
+
+
+@app.command()
+def dashboard(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8501) -> None:
+    """Serve the Streamlit dashboards on 127.0.0.1."""
+    with user_errors():
+        from pipelines.demo import serve
+
+        open_store()
+        raise typer.Exit(serve(port))
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="stop after scoring")] = False,
+    port: Annotated[int, typer.Option(help="dashboard port")] = 8501,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "quick",
+) -> None:
+    """Build a demo store (every Task: ingest samples, train, score), then serve the dashboard."""
+    with user_errors():
+        from pipelines.demo import run_demo, serve
+
+        profile = _check_profile(profile)
+        engine = open_store()
+        out.print(f"store: {engine.url.render_as_string(hide_password=True)}")
+
+        def report(task: Task, step: str, result: object) -> None:
+            detail = {
+                "ingest": lambda r: f"{r.accepted} accepted, {r.quarantined} quarantined, "
+                                    f"{r.skipped_existing} already in store",
+                "train": lambda r: f"{len(r.versions)} versions, champion v{r.champion.version} "
+                                   f"{r.champion.model} {r.champion.primary_metric}="
+                                   f"{r.champion.primary_value:.4f}",
+                "score": lambda r: f"{r.rows} rows in {len(r.batches)} batch(es)",
+            }[step](result)
+            out.print(f"{task.name} {step}: {detail}")
+
+        with _spinner("demo: ingest, train, score every Task"):
+            run_demo(engine, list(tasks().values()), profile=profile, report=report)
+        if no_serve:
+            return
+        out.print(f"dashboard on http://127.0.0.1:{port} (Ctrl+C stops it)")
+        raise typer.Exit(serve(port))
+
+
+def main() -> None:  # pragma: no cover - `python -m pipelines.cli`
+    app(prog_name="verticals")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

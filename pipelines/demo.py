@@ -1,0 +1,81 @@
+"""Demo: a store with every Task ingested from data_samples/, trained (quick) and scored."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+import dashboards
+from core.store.engine import ensure_task_table
+from core.task import Task
+from pipelines.ingest import IngestResult, ingest_file
+from pipelines.score import ScoreResult, score
+from pipelines.train import TrainResult, train
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# From the installed package, so `verticals dashboard` works outside a clone too.
+DASHBOARD_APP = Path(dashboards.__file__).resolve().parent / "app.py"
+
+
+class SampleNotFoundError(FileNotFoundError):
+    """A Task's data_samples/ file is missing."""
+
+
+def sample_file(task: Task, file: Path | None = None) -> Path:
+    """The given file, or data_samples/<slug>.csv found from the cwd or the package root."""
+    if file is not None:
+        return file
+    roots = [Path.cwd() / "data_samples", REPO_ROOT / "data_samples"]
+    for root in roots:
+        path = task.sample_path(root)
+        if path.is_file():
+            return path
+    raise SampleNotFoundError(
+        f"no sample file for Task {task.name}: looked for {task.sample_path(roots[0])} and "
+        f"{task.sample_path(roots[1])}. Pass FILE, or regenerate data_samples/ with the Task's "
+        "sample generator."
+    )
+
+
+def run_demo(
+    engine: Engine, tasks: list[Task], *, profile: str = "quick",
+    report: Callable[[Task, str, object], None] | None = None,
+) -> dict[str, tuple[IngestResult, TrainResult, ScoreResult]]:
+    """Ingest, train and score every Task; `report(task, step, result)` after each step."""
+    done: dict[str, tuple[IngestResult, TrainResult, ScoreResult]] = {}
+    for task in tasks:
+        ensure_task_table(engine, task)
+        ingested = ingest_file(engine, task, sample_file(task))
+        if report:
+            report(task, "ingest", ingested)
+        trained = train(engine, task, profile=profile)
+        if report:
+            report(task, "train", trained)
+        scored = score(engine, task)
+        if report:
+            report(task, "score", scored)
+        done[task.name] = (ingested, trained, scored)
+    return done
+
+
+def streamlit_command(port: int = 8501) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+
+
+def serve(port: int = 8501) -> int:
+    """Run the dashboard in the foreground until interrupted; returns Streamlit's exit code."""
+    if not DASHBOARD_APP.is_file():
+        raise FileNotFoundError(f"dashboard app not found at {DASHBOARD_APP}")
+    try:
+        return subprocess.call(streamlit_command(port))
+    except KeyboardInterrupt:
+        return 0

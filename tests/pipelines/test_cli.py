@@ -1,0 +1,111 @@
+"""The `verticals` CLI through Typer's runner: output, exit codes, clean errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from core.task import get_task, tasks
+from pipelines import cli
+from pipelines.cli import app
+
+TASK = get_task("finance.credit_scoring")
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide console so table cells are not folded mid-word in the captured output."""
+    monkeypatch.setattr(cli.out, "width", 200)
+    monkeypatch.setattr(cli.err, "width", 200)
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_tasks_json_lists_every_task(home: Path) -> None:
+    code, out, _ = invoke("tasks", "--json")
+    assert code == 0 and json.loads(out) == list(tasks())
+    assert "finance.credit_scoring" in json.loads(out)
+
+
+def test_pipeline_commands(home: Path, tmp_path: Path) -> None:
+    sample = tmp_path / "applications.csv"
+    TASK.sample(600, 1).to_csv(sample, index=False)
+    assert invoke("init")[0] == 0
+
+    code, out, _ = invoke("ingest", TASK.name, str(sample))
+    assert code == 0 and "600" in out and "accepted" in out
+
+    code, out, _ = invoke("train", TASK.name, "--profile", "smoke", "--model", "scorecard",
+                          "--model", "lightgbm")
+    assert code == 0 and "leaderboard" in out and "lightgbm" in out
+
+    code, out, _ = invoke("models", TASK.name)
+    assert code == 0 and "scorecard" in out and "lightgbm" in out
+
+    code, out, _ = invoke("promote", TASK.name, "2")
+    assert code == 0 and "version 2" in out
+    from core import registry
+    from core.store.engine import make_engine
+
+    engine = make_engine()
+    assert registry.champion(engine, TASK.name).version == 2
+
+    code, out, _ = invoke("score", TASK.name, "--chunk-size", "250")
+    assert code == 0 and "scored 600 row(s)" in out and "3 batch(es)" in out
+
+    code, out, _ = invoke("runs", "--task", TASK.name)
+    assert code == 0 and all(word in out for word in ("ingest", "train", "score", "succeeded"))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ingest", "finance.credit_scoring", "missing.csv"), "file not found"),
+    (("train", "finance.credit_scoring", "--profile", "smoke"), "no labelled rows"),
+    (("score", "finance.credit_scoring"), "no champion"),
+    (("promote", "finance.credit_scoring", "7"), "no model version 7"),
+    (("models", "no.such_task"), "no Task named 'no.such_task'"),
+    (("bench", "finance.credit_scoring", "--dataset", "nope", "--data", "."), "no dataset"),
+])
+def test_user_errors_are_one_clean_line(home: Path, args: tuple[str, ...], message: str) -> None:
+    code, out, err = invoke(*args)
+    assert code == 1 and message in err
+    assert "Traceback" not in out + err
+
+
+def test_bench_prints_one_json_line(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real bench protocol (15 folds) with one candidate keeps this test to seconds.
+    lightgbm_only = replace(TASK, models={"lightgbm": TASK.candidates()["lightgbm"]})
+    monkeypatch.setattr(cli, "get_task", lambda name: lightgbm_only)
+    rng = np.random.default_rng(0)
+    n = 240
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    frame = pd.DataFrame({
+        "ID": np.arange(n), "LIMIT_BAL": (x1 * 1000 + 5000).round(),
+        "EDUCATION": rng.choice(["school", "university", "other"], n), "PAY_0": x2.round(1),
+        "Y": (x1 + x2 + rng.normal(size=n) > 0.5).astype(int),
+    })
+    path = tmp_path / "cards.csv"
+    frame.to_csv(path, index=False)
+    code, out, _ = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
+                          "--target", "Y", "--id", "ID", "--profile", "smoke")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["task"] == TASK.name and result["dataset"] == "csv"
+    assert result["best"]["model"] == "lightgbm" and list(result["models"]) == ["lightgbm"]
+    assert 0.5 < result["best"]["auc"] <= 1
