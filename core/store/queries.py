@@ -1,0 +1,482 @@
+"""Read-only SQL aggregates the dashboards draw from: grouped in SQL, row-capped, both dialects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.store.schema import (
+    aliases,
+    drift_reports,
+    model_versions,
+    pipeline_runs,
+    predictions,
+    quarantine,
+)
+
+CHAMPION = "champion"
+# Drift threshold of docs/architecture.md (drift_reports.flag): PSI at or above it is a shift.
+PSI_FLAG = 0.2
+MAX_ROWS = 1000
+MAX_CATEGORIES = 50
+
+# A filter is column -> list of allowed values (IN) or a (low, high) pair (BETWEEN, inclusive).
+Filters = Mapping[str, Sequence[Any] | tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One registered model version as the dashboards show it."""
+
+    id: int
+    task: str
+    version: int
+    model: str
+    created_at: datetime
+    profile: str | None
+    dataset: str | None
+    train_rows: int | None
+    primary_metric: str
+    primary_value: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    is_champion: bool = False
+
+
+def month_of(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[str]:
+    """'YYYY-MM' of a date/datetime column: the one place the two dialects differ."""
+    if dialect == "sqlite":
+        return sa.func.strftime("%Y-%m", column)
+    if dialect == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    raise NotImplementedError(f"month_of: no month expression for the {dialect!r} dialect")
+
+
+def bin_index(column: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[int]:
+    """Index of the bin a value falls in: bin i is [edges[i], edges[i+1]); the last bin is closed.
+
+    A CASE over the inner edges instead of floor(): floor() is missing from many SQLite builds,
+    and CAST rounds on PostgreSQL but truncates on SQLite.
+    """
+    inner = list(edges[1:-1])
+    if not inner:
+        return sa.literal(0)
+    return sa.case(*[(column < edge, i) for i, edge in enumerate(inner)], else_=len(inner))
+
+
+def mean_of(column: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """Average of a numeric or boolean column (PostgreSQL cannot cast boolean to float)."""
+    if isinstance(column.type, sa.Boolean):
+        return sa.func.avg(sa.case((column.is_(None), None), (column, 1.0), else_=0.0))
+    return sa.func.avg(sa.cast(column, sa.Float))
+
+
+# The tables these queries read; a store may hold more (newer migrations) without the
+# dashboards needing them.
+READ_TABLES = tuple(t.name for t in (pipeline_runs, model_versions, aliases, predictions,
+                                     drift_reports, quarantine))
+
+
+def has_store(engine: Engine) -> bool:
+    """True when the tables the dashboards read exist (`verticals init`/`demo` has run)."""
+    present = set(sa.inspect(engine).get_table_names())
+    return set(READ_TABLES) <= present
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    return sa.inspect(engine).has_table(name)
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+def _summary(row: sa.Row[Any], champion_id: int | None) -> ModelSummary:
+    return ModelSummary(
+        id=row.id, task=row.task, version=row.version, model=row.model,
+        created_at=row.created_at, profile=row.profile, dataset=row.dataset,
+        train_rows=row.train_rows, primary_metric=row.primary_metric,
+        primary_value=row.primary_value, metrics=json.loads(row.metrics or "{}"),
+        params=json.loads(row.params or "{}"), is_champion=row.id == champion_id,
+    )
+
+
+def _champion_id(conn: sa.Connection, task: str) -> int | None:
+    return conn.execute(
+        sa.select(aliases.c.model_version_id)
+        .where(aliases.c.task == task, aliases.c.alias == CHAMPION)
+    ).scalar_one_or_none()
+
+
+_VERSION_COLUMNS = [c for c in model_versions.c if c.name not in ("reference", "artifact_path")]
+
+
+def versions(engine: Engine, task: str) -> list[ModelSummary]:
+    """Every registered version of a Task, newest first, the champion marked."""
+    with engine.connect() as conn:
+        champion_id = _champion_id(conn, task)
+        rows = conn.execute(
+            sa.select(*_VERSION_COLUMNS).where(model_versions.c.task == task)
+            .order_by(model_versions.c.version.desc())
+        ).all()
+    return [_summary(row, champion_id) for row in rows]
+
+
+def champion(engine: Engine, task: str) -> ModelSummary | None:
+    """The version the `champion` alias points at, or None before the first training."""
+    with engine.connect() as conn:
+        champion_id = _champion_id(conn, task)
+        if champion_id is None:
+            return None
+        row = conn.execute(
+            sa.select(*_VERSION_COLUMNS).where(model_versions.c.id == champion_id)
+        ).one()
+    return _summary(row, champion_id)
+
+
+def reference_profile(engine: Engine, model_version_id: int) -> dict[str, Any]:
+    """The drift reference profile stored with a model version ({} when it has none)."""
+    with engine.connect() as conn:
+        text = conn.execute(
+            sa.select(model_versions.c.reference).where(model_versions.c.id == model_version_id)
+        ).scalar_one_or_none()
+    return json.loads(text) if text else {}
+
+
+# --- runs and counts ------------------------------------------------------------------------
+
+
+def last_runs(engine: Engine, task: str) -> pd.DataFrame:
+    """The latest run of each pipeline for a Task (one row per pipeline)."""
+    latest = (
+        sa.select(pipeline_runs.c.pipeline, sa.func.max(pipeline_runs.c.id).label("id"))
+        .where(pipeline_runs.c.task == task).group_by(pipeline_runs.c.pipeline).subquery()
+    )
+    query = (
+        sa.select(pipeline_runs.c.pipeline, pipeline_runs.c.status, pipeline_runs.c.started_at,
+                  pipeline_runs.c.duration_s, pipeline_runs.c.rows_in, pipeline_runs.c.rows_out,
+                  pipeline_runs.c.rows_rejected, pipeline_runs.c.error)
+        .join(latest, latest.c.id == pipeline_runs.c.id)
+        .order_by(pipeline_runs.c.pipeline)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+
+
+def run_history(engine: Engine, task: str, limit: int = 200) -> pd.DataFrame:
+    """The Task's most recent pipeline runs, newest first."""
+    query = (
+        sa.select(pipeline_runs.c.id, pipeline_runs.c.pipeline, pipeline_runs.c.status,
+                  pipeline_runs.c.started_at, pipeline_runs.c.duration_s, pipeline_runs.c.rows_in,
+                  pipeline_runs.c.rows_out, pipeline_runs.c.rows_rejected, pipeline_runs.c.batches,
+                  pipeline_runs.c.params, pipeline_runs.c.error)
+        .where(pipeline_runs.c.task == task)
+        .order_by(pipeline_runs.c.id.desc()).limit(min(limit, MAX_ROWS))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+
+
+def row_counts(engine: Engine, task: str, input_table: str | None = None) -> dict[str, int]:
+    """Input rows, predictions and quarantined rows of a Task (0 where a table is missing)."""
+    with engine.connect() as conn:
+        counts = {
+            "predictions": conn.execute(
+                sa.select(sa.func.count()).select_from(predictions)
+                .where(predictions.c.task == task)).scalar_one(),
+            "quarantined": conn.execute(
+                sa.select(sa.func.count()).select_from(quarantine)
+                .where(quarantine.c.task == task)).scalar_one(),
+            "input_rows": 0,
+        }
+        if input_table is not None and sa.inspect(conn).has_table(input_table):
+            counts["input_rows"] = conn.execute(
+                sa.select(sa.func.count()).select_from(sa.table(input_table))).scalar_one()
+    return counts
+
+
+def quarantine_rules(engine: Engine, task: str, limit: int = 20) -> pd.DataFrame:
+    """Why rows were rejected: counts per column and rule, most frequent first."""
+    count = sa.func.count().label("rows")
+    query = (
+        sa.select(quarantine.c.column, quarantine.c.rule, count)
+        .where(quarantine.c.task == task)
+        .group_by(quarantine.c.column, quarantine.c.rule)
+        .order_by(count.desc()).limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=["column", "rule", "rows"])
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+def drift_by_batch(
+    engine: Engine, task: str, model_version_id: int | None = None,
+) -> pd.DataFrame:
+    """PSI per feature per scored batch (optionally for one model version), oldest batch first."""
+    query = (
+        sa.select(drift_reports.c.batch, drift_reports.c.run_id, drift_reports.c.model_version_id,
+                  drift_reports.c.feature, drift_reports.c.psi, drift_reports.c.flag,
+                  drift_reports.c.batch_rows, drift_reports.c.created_at)
+        .where(drift_reports.c.task == task)
+        .order_by(drift_reports.c.id).limit(20 * MAX_ROWS)
+    )
+    if model_version_id is not None:
+        query = query.where(drift_reports.c.model_version_id == model_version_id)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+
+
+def latest_drift(engine: Engine, task: str) -> pd.DataFrame:
+    """PSI per feature of the most recently written drift report (last scored batch)."""
+    with engine.connect() as conn:
+        last_id = conn.execute(
+            sa.select(sa.func.max(drift_reports.c.id)).where(drift_reports.c.task == task)
+        ).scalar_one()
+        if last_id is None:
+            return pd.DataFrame(columns=["feature", "psi", "flag"])
+        last = conn.execute(
+            sa.select(drift_reports.c.run_id, drift_reports.c.batch)
+            .where(drift_reports.c.id == last_id)).one()
+        run_match = (drift_reports.c.run_id.is_(None) if last.run_id is None
+                     else drift_reports.c.run_id == last.run_id)
+        rows = conn.execute(
+            sa.select(drift_reports.c.feature, drift_reports.c.psi, drift_reports.c.flag)
+            .where(drift_reports.c.task == task, drift_reports.c.batch == last.batch, run_match)
+            .order_by(drift_reports.c.psi.desc())
+        ).mappings().all()
+    return pd.DataFrame(rows, columns=["feature", "psi", "flag"])
+
+
+# --- predictions ----------------------------------------------------------------------------
+
+
+def predicted_versions(engine: Engine, task: str) -> list[int]:
+    """Model version ids that have predictions in the ledger."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            sa.select(predictions.c.model_version_id).where(predictions.c.task == task)
+            .distinct().order_by(predictions.c.model_version_id)).scalars())
+
+
+def score_range(engine: Engine, task: str, model_version_id: int) -> tuple[float, float] | None:
+    with engine.connect() as conn:
+        low, high = conn.execute(
+            sa.select(sa.func.min(predictions.c.score), sa.func.max(predictions.c.score))
+            .where(predictions.c.task == task,
+                   predictions.c.model_version_id == model_version_id)).one()
+    return None if low is None else (float(low), float(high))
+
+
+def score_histogram(
+    engine: Engine, task: str, model_version_id: int, edges: Sequence[float],
+) -> pd.DataFrame:
+    """Prediction counts per score bin and label (bins from `edges`, counted in SQL)."""
+    index = bin_index(predictions.c.score, edges).label("bin")
+    query = (
+        sa.select(index, predictions.c.label, sa.func.count().label("rows"))
+        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id,
+               predictions.c.score.is_not(None))
+        .group_by(index, predictions.c.label).order_by(index)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=["bin", "label", "rows"])
+    frame["low"] = [edges[int(i)] for i in frame["bin"]]
+    frame["high"] = [edges[int(i) + 1] for i in frame["bin"]]
+    return frame
+
+
+def label_counts(engine: Engine, task: str, model_version_id: int) -> pd.DataFrame:
+    count = sa.func.count().label("rows")
+    query = (
+        sa.select(predictions.c.label, count, sa.func.avg(predictions.c.score).label("mean_score"))
+        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id)
+        .group_by(predictions.c.label).order_by(count.desc())
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all(),
+                            columns=["label", "rows", "mean_score"])
+
+
+_PREDICTION_COLUMNS = (predictions.c.entity_key, predictions.c.as_of, predictions.c.horizon,
+                       predictions.c.score, predictions.c.label, predictions.c.lower,
+                       predictions.c.upper, predictions.c.batch, predictions.c.payload,
+                       predictions.c.reasons)
+
+
+def prediction_page(
+    engine: Engine, task: str, model_version_id: int, *, page: int = 0, size: int = 50,
+    order: str = "score_desc", label: str | None = None,
+) -> pd.DataFrame:
+    """One page of the ledger for a model version (size capped), ordered by score or key."""
+    orders = {
+        "score_desc": (predictions.c.score.desc(), predictions.c.id),
+        "score_asc": (predictions.c.score.asc(), predictions.c.id),
+        "entity": (predictions.c.entity_key, predictions.c.horizon),
+        "newest": (predictions.c.id.desc(),),
+    }
+    if order not in orders:
+        raise ValueError(f"unknown order {order!r}: use one of {', '.join(orders)}")
+    size = max(1, min(size, MAX_ROWS))
+    query = (
+        sa.select(*_PREDICTION_COLUMNS)
+        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id)
+        .order_by(*orders[order]).limit(size).offset(max(page, 0) * size)
+    )
+    if label is not None:
+        query = query.where(predictions.c.label == label)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in _PREDICTION_COLUMNS])
+
+
+def predictions_for(engine: Engine, task: str, entity_key: str, limit: int = 50) -> pd.DataFrame:
+    """Every ledger row of one entity (all versions and horizons), newest first."""
+    query = (
+        sa.select(predictions.c.model_version_id, *_PREDICTION_COLUMNS)
+        .where(predictions.c.task == task, predictions.c.entity_key == entity_key)
+        .order_by(predictions.c.id.desc()).limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=["model_version_id", *[c.name for c in _PREDICTION_COLUMNS]])
+
+
+# --- input tables (data explorer, PSI by month) ---------------------------------------------
+
+
+def _where(table: sa.Table, filters: Filters | None) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    for name, allowed in (filters or {}).items():
+        column = table.c[name]
+        if isinstance(allowed, tuple):
+            low, high = allowed
+            clauses.append(column.between(low, high))
+        else:
+            clauses.append(column.in_(list(allowed)))
+    return clauses
+
+
+def count_rows(engine: Engine, table: sa.Table, filters: Filters | None = None) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(*_where(table, filters))
+        ).scalar_one()
+
+
+def category_counts(
+    engine: Engine, table: sa.Table, column: str, filters: Filters | None = None,
+    target: str | None = None, limit: int = MAX_CATEGORIES,
+) -> pd.DataFrame:
+    """Rows per value of a column (most frequent first), with the target's mean when given."""
+    col = table.c[column]
+    count = sa.func.count().label("rows")
+    selected: list[Any] = [col.label("value"), count]
+    if target is not None:
+        selected.append(mean_of(table.c[target]).label("target_rate"))
+    query = (sa.select(*selected).where(*_where(table, filters)).group_by(col)
+             .order_by(count.desc(), col).limit(limit))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    columns = ["value", "rows"] + (["target_rate"] if target is not None else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def numeric_range(engine: Engine, table: sa.Table, column: str) -> tuple[float, float] | None:
+    with engine.connect() as conn:
+        low, high = conn.execute(
+            sa.select(sa.func.min(table.c[column]), sa.func.max(table.c[column]))).one()
+    return None if low is None else (float(low), float(high))
+
+
+def numeric_histogram(
+    engine: Engine, table: sa.Table, column: str, edges: Sequence[float],
+    filters: Filters | None = None, target: str | None = None,
+) -> pd.DataFrame:
+    """Rows per bin of a numeric column (bins from `edges`), with the target's mean when given."""
+    col = table.c[column]
+    index = bin_index(col, edges).label("bin")
+    selected: list[Any] = [index, sa.func.count().label("rows")]
+    if target is not None:
+        selected.append(mean_of(table.c[target]).label("target_rate"))
+    query = (sa.select(*selected).where(col.is_not(None), *_where(table, filters))
+             .group_by(index).order_by(index))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame(rows, columns=["bin", "rows"] + (["target_rate"] if target else []))
+    frame["low"] = [edges[int(i)] for i in frame["bin"]]
+    frame["high"] = [edges[int(i) + 1] for i in frame["bin"]]
+    return frame
+
+
+def monthly_counts(
+    engine: Engine, table: sa.Table, date_column: str, filters: Filters | None = None,
+    target: str | None = None,
+) -> pd.DataFrame:
+    """Rows per calendar month of a date column, with the target's mean when given."""
+    month = month_of(table.c[date_column], engine.dialect.name).label("month")
+    selected: list[Any] = [month, sa.func.count().label("rows")]
+    if target is not None:
+        selected.append(mean_of(table.c[target]).label("target_rate"))
+    query = (sa.select(*selected).where(table.c[date_column].is_not(None),
+                                        *_where(table, filters))
+             .group_by(month).order_by(month).limit(MAX_ROWS))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=["month", "rows"] + (["target_rate"] if target else []))
+
+
+def sample_rows(
+    engine: Engine, table: sa.Table, filters: Filters | None = None, limit: int = 200,
+) -> pd.DataFrame:
+    """A capped sample of input rows matching the filters, in storage order."""
+    query = (sa.select(table).where(*_where(table, filters))
+             .order_by(next(iter(table.primary_key.columns))).limit(min(limit, MAX_ROWS)))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+
+
+def distinct_keys(engine: Engine, table: sa.Table, key_column: str, limit: int = 200) -> list[Any]:
+    """The first `limit` ids of an input table (choices for a picker)."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            sa.select(table.c[key_column]).order_by(table.c[key_column]).limit(limit)).scalars())
+
+
+def profile_bucket(column: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[int]:
+    """The bucket of core.monitor's numeric profile: i holds edges[i-1] < x <= edges[i]; the
+    one past the last edge holds larger values and the next one missing values."""
+    whens: list[tuple[Any, int]] = [(column.is_(None), len(edges) + 1)]
+    whens += [(column <= edge, i) for i, edge in enumerate(edges)]
+    return sa.case(*whens, else_=len(edges))
+
+
+def monthly_profile_counts(
+    engine: Engine, table: sa.Table, date_column: str, column: str,
+    edges: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """Rows per (month, bucket) in core.monitor's numeric buckets when `edges` are given, else
+    per (month, raw value) with missing values as None: the counts PSI by month needs."""
+    month = month_of(table.c[date_column], engine.dialect.name).label("month")
+    value = (profile_bucket(table.c[column], edges) if edges is not None
+             else table.c[column]).label("value")
+    query = (
+        sa.select(month, value, sa.func.count().label("rows"))
+        .where(table.c[date_column].is_not(None))
+        .group_by(month, value).order_by(month).limit(50 * MAX_ROWS)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=["month", "value", "rows"])

@@ -1,0 +1,54 @@
+"""The dashboard router: an overview, then one page per registered Task, grouped by vertical."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import streamlit as st
+
+from core.task import Task, tasks
+from dashboards import overview, task_page
+
+# Presentation only: a vertical without an entry here gets the generic icon.
+VERTICAL_ICONS = {
+    "finance": ":material/account_balance:",
+    "healthcare": ":material/medical_services:",
+    "traffic": ":material/traffic:",
+    "manufacturing": ":material/precision_manufacturing:",
+}
+TASK_ICON = ":material/analytics:"
+
+
+def _task_runner(task: Task) -> Callable[[], None]:
+    def run() -> None:
+        task_page.render(task)
+
+    # st.Page keys callables by name; a unique name per Task keeps pages apart.
+    run.__name__ = f"task_{task.slug}"
+    return run
+
+
+def build_pages(registry: Mapping[str, Task]) -> dict[str, list[st.Page]]:
+    """Navigation sections: the overview first, then each vertical's Task pages by name."""
+    task_pages: dict[str, st.Page] = {}
+    sections: dict[str, list[st.Page]] = {}
+    for name, task in registry.items():
+        page = st.Page(_task_runner(task), title=task.title, url_path=task.slug,
+                       icon=VERTICAL_ICONS.get(task.vertical, TASK_ICON))
+        task_pages[name] = page
+        sections.setdefault(task.vertical.capitalize(), []).append(page)
+
+    def overview_page() -> None:
+        overview.render(registry, task_pages)
+
+    home = st.Page(overview_page, title="Overview", url_path="overview",
+                   icon=":material/dashboard:", default=True)
+    return {"": [home], **sections}
+
+
+def main() -> None:
+    st.set_page_config(page_title="Verticals", page_icon=":material/insights:", layout="wide")
+    st.navigation(build_pages(tasks())).run()
+
+
+main()

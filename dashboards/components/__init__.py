@@ -1,0 +1,1 @@
+"""Small reusable dashboard pieces: formatting, schema fields, tiles, charts and page sections."""

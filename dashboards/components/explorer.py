@@ -1,0 +1,116 @@
+"""Data explorer: schema-driven filters, counts and histograms computed in SQL, a capped sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboards.components import charts
+from dashboards.components.fields import Field, schema_fields
+from dashboards.components.formats import count
+from dashboards.components.tiles import Tile, tiles
+from dashboards.context import PageContext
+
+SAMPLE_ROWS = 200
+BINS = 20
+
+
+def _edges(low: float, high: float, integer: bool) -> list[float]:
+    if high <= low:
+        return [low, low + 1.0]
+    if integer and high - low + 1 <= BINS:
+        # One bar per integer value instead of bins that straddle two of them.
+        return [v - 0.5 for v in np.arange(low, high + 2)]
+    return [float(v) for v in np.linspace(low, high, BINS + 1)]
+
+
+def _filters(ctx: PageContext, fields: list[Field]) -> dict[str, Any]:
+    key = ctx.task.slug
+    filterable = [f.name for f in fields if f.kind != "date"]
+    chosen = st.multiselect("Filter by", filterable, key=f"{key}-filter-by",
+                            placeholder="pick columns to filter on")
+    by_name = {f.name: f for f in fields}
+    filters: dict[str, Any] = {}
+    columns = st.columns(3) if chosen else []
+    for i, name in enumerate(chosen):
+        field, slot = by_name[name], columns[i % 3]
+        if field.kind in ("category", "boolean", "text"):
+            # Free text is filtered on its most frequent values (capped in SQL).
+            present = ctx.input_query("category_counts", name)["value"].dropna().tolist()
+            picked = slot.multiselect(name, present, default=present, key=f"{key}-f-{name}")
+            if picked != present:
+                filters[name] = list(picked)
+        else:
+            span = ctx.input_query("numeric_range", name)
+            if span is None or span[0] == span[1]:
+                slot.caption(f"{name}: a single value, nothing to filter")
+                continue
+            if field.kind == "integer":
+                span = (int(span[0]), int(span[1]))
+            low, high = slot.slider(name, span[0], span[1], span, key=f"{key}-f-{name}")
+            if (low, high) != span:
+                filters[name] = (float(low), float(high))
+    return filters
+
+
+def data_explorer(ctx: PageContext) -> None:
+    """The Data tab: filter the Task's input rows and look at one column at a time."""
+    if not ctx.has_input():
+        st.info(f"No input rows yet: run `verticals ingest {ctx.task.name}` (or `verticals demo`).",
+                icon=":material/upload_file:")
+        return
+    # Only the row id is left out: a time key still makes a useful monthly chart.
+    row_id = getattr(ctx.task.kind, "id", None)
+    fields = [f for f in schema_fields(ctx.task.schema) if f.name != row_id]
+    target = getattr(ctx.task.kind, "target", None)
+    target_field = next((f for f in fields if f.name == target), None)
+    # A 0/1 target declared with isin([0, 1]) is a category to a form but a rate to a chart.
+    numeric_target = target_field is not None and (
+        target_field.kind in ("boolean", "integer", "number")
+        or (bool(target_field.choices) and all(isinstance(c, int | float | bool)
+                                               for c in target_field.choices)))
+    rate_of = target if numeric_target else None
+
+    filters = _filters(ctx, fields)
+    matching = ctx.input_query("count_rows", filters)
+    total = ctx.input_query("count_rows")
+    shown = [Tile("Rows matching", count(matching), "input rows that pass the filters"),
+             Tile("Rows stored", count(total), f"all rows in table {ctx.table.name}")]
+    if rate_of:
+        overall = ctx.input_query("category_counts", rate_of, filters)
+        labelled = overall.dropna(subset=["value"])
+        if not labelled.empty:
+            rate = float((labelled["value"].astype(float) * labelled["rows"]).sum()
+                         / labelled["rows"].sum())
+            shown.append(Tile(f"Mean {rate_of}", f"{rate:.1%}",
+                              f"share of matching labelled rows with {rate_of} = 1"))
+    tiles(shown)
+
+    name = st.selectbox("Column", [f.name for f in fields], key=f"{ctx.task.slug}-column")
+    field = next(f for f in fields if f.name == name)
+    rate = rate_of if name != rate_of else None
+    if field.kind in ("category", "boolean", "text"):
+        frame = ctx.input_query("category_counts", name, filters, rate)
+        st.plotly_chart(charts.counts_chart(frame, "value", name), key=f"{ctx.task.slug}-counts")
+    elif field.kind == "date":
+        frame = ctx.input_query("monthly_counts", name, filters, rate)
+        st.plotly_chart(charts.counts_chart(frame, "month", f"{name} (month)"),
+                        key=f"{ctx.task.slug}-months")
+    else:
+        span = ctx.input_query("numeric_range", name)
+        if span is not None:
+            edges = _edges(span[0], span[1], field.kind == "integer")
+            frame = ctx.input_query("numeric_histogram", name, edges, filters, rate)
+            frame["value"] = [f"{lo:.4g}–{hi:.4g}" for lo, hi in zip(frame["low"], frame["high"],
+                                                                       strict=True)]
+            st.plotly_chart(charts.counts_chart(frame, "value", name),
+                            key=f"{ctx.task.slug}-hist")
+    if rate:
+        st.caption(f"Bars: rows per {name} among the matching rows; line: mean {rate} "
+                   "(the observed target rate) in each group.")
+
+    st.markdown(f"**Sample** — first {SAMPLE_ROWS} matching rows")
+    st.dataframe(ctx.input_query("sample_rows", filters, SAMPLE_ROWS), hide_index=True,
+                 height=300)

@@ -1,0 +1,93 @@
+"""Predictions browser: score distribution from SQL, a paged ledger, one entity's reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.store.queries import ModelSummary
+from dashboards.components import charts
+from dashboards.components.formats import count, reasons, reasons_text
+from dashboards.components.tiles import Tile, tiles
+from dashboards.context import PageContext
+
+PAGE_SIZE = 50
+ORDERS = {"highest score": "score_desc", "lowest score": "score_asc", "entity": "entity",
+          "newest": "newest"}
+
+
+def _pick_version(ctx: PageContext, scored: list[int]) -> ModelSummary | None:
+    models = {m.id: m for m in ctx.query("versions") if m.id in scored}
+    if not models:
+        return None
+    ids = sorted(models, key=lambda i: models[i].version, reverse=True)
+    default = ctx.champion.id if ctx.champion and ctx.champion.id in models else ids[0]
+    chosen = st.selectbox(
+        "Model version", ids, index=ids.index(default), key=f"{ctx.task.slug}-ledger-version",
+        format_func=lambda i: f"v{models[i].version} {models[i].model}"
+        + (" (champion)" if models[i].is_champion else ""),
+    )
+    return models[chosen]
+
+
+def predictions_browser(ctx: PageContext) -> None:
+    """The Predictions tab."""
+    scored = ctx.query("predicted_versions")
+    model = _pick_version(ctx, scored)
+    if model is None:
+        st.info(f"No predictions yet: run `verticals score {ctx.task.name}`.",
+                icon=":material/query_stats:")
+        return
+    key = f"{ctx.task.slug}-{model.id}"
+    span = ctx.query("score_range", model.id)
+    labels = ctx.query("label_counts", model.id)
+    total = int(labels["rows"].sum())
+    shown = [Tile("Predictions", count(total), f"ledger rows of v{model.version}")]
+    for _, row in labels.head(3).iterrows():
+        share = row["rows"] / total if total else 0
+        shown.append(Tile(f"{row['label'] or 'no label'}", f"{share:.1%}",
+                          f"{count(row['rows'])} rows, mean score {row['mean_score']:.3f}"))
+    tiles(shown)
+    if span is not None:
+        low, high = (0.0, 1.0) if 0 <= span[0] and span[1] <= 1 else span
+        edges = [float(v) for v in np.linspace(low, high, 26)]
+        frame = ctx.query("score_histogram", model.id, edges)
+        st.plotly_chart(charts.bins_chart(frame, "score"), key=f"{key}-hist")
+        st.caption("Score distribution of every prediction of this version, split by the label "
+                   "(decision) stored with it.")
+
+    left, middle, right = st.columns([2, 1, 1])
+    order = left.selectbox("Order by", list(ORDERS), key=f"{key}-order")
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = middle.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}-page")
+    label = right.selectbox("Label", ["all", *[str(v) for v in labels["label"].dropna()]],
+                            key=f"{key}-label")
+    rows = ctx.query("prediction_page", model.id, page=int(page) - 1, size=PAGE_SIZE,
+                     order=ORDERS[order], label=None if label == "all" else label)
+    rows["top reasons"] = [reasons_text(text) for text in rows["reasons"]]
+    # Columns a Kind leaves empty or constant (as_of/horizon outside forecasting) say nothing.
+    shown_columns = [c for c in ("entity_key", "as_of", "horizon", "score", "label", "lower",
+                                 "upper", "batch", "top reasons")
+                     if rows[c].notna().any() and (c not in ("as_of", "horizon")
+                                                   or rows[c].nunique() > 1)]
+    st.dataframe(rows[shown_columns], hide_index=True, height=320,
+                 column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+
+    entity = st.text_input("Look up one entity by its key", key=f"{key}-lookup",
+                           placeholder="e.g. " + (str(rows["entity_key"].iloc[0])
+                                                  if len(rows) else "an id"))
+    if entity:
+        found = ctx.query("predictions_for", entity.strip())
+        if found.empty:
+            st.warning(f"No prediction for entity {entity!r} in task {ctx.task.name}.")
+            return
+        latest = found.iloc[0]
+        tiles([Tile("Score", f"{latest['score']:.4f}", "the latest prediction for this entity"),
+               Tile("Label", str(latest["label"]), "decision stored with the prediction"),
+               Tile("Batch", str(latest["batch"]),
+                    f"model version id {latest['model_version_id']}")])
+        top = reasons(latest["reasons"], limit=10)
+        if top:
+            st.plotly_chart(charts.reasons_chart(top), key=f"{key}-reasons")
+            st.caption("Top reasons: each feature's effect on this entity's score "
+                       "(red pushes it up, green down).")

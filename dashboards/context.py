@@ -1,0 +1,154 @@
+"""PageContext: the store, the Task and its champion, with cached queries, handed to every page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from core.store import queries, schema
+from core.store.engine import database_url, make_engine, read_task_frame
+from core.task import Task
+from dashboards.components.fields import Field, schema_fields
+
+QUERY_TTL_S = 60
+
+
+@st.cache_resource(show_spinner=False)
+def engine_for(url: str) -> sa.Engine:
+    """One engine (and pool) per store URL for the whole server process."""
+    return make_engine(url)
+
+
+def input_table(task: Task) -> sa.Table:
+    return schema.task_table(task, sa.MetaData())
+
+
+# st.cache_data hashes every argument except those named with a leading underscore: the key is
+# the store URL, the Task name and plain values; the engine and Task objects ride along unhashed.
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def cached_query(url: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Run `core.store.queries.<name>(engine, *args, **kwargs)`, cached for QUERY_TTL_S."""
+    return getattr(queries, name)(engine_for(url), *args, **kwargs)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def cached_input_query(url: str, task_name: str, name: str, *args: Any, _task: Task,
+                       **kwargs: Any) -> Any:
+    """Run `core.store.queries.<name>(engine, <the Task's input table>, ...)`, cached."""
+    return getattr(queries, name)(engine_for(url), input_table(_task), *args, **kwargs)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=64)
+def cached_row(url: str, task_name: str, key: Any, _task: Task) -> pd.DataFrame:
+    """One input row by id, with the schema's dtypes (target left out, as `score` reads it)."""
+    target = getattr(_task.kind, "target", None)
+    # A bare column: read_task_frame builds its own Table, and a clause on another Table object
+    # would join the two.
+    match = sa.column(_task.kind.key_columns()[0]) == key
+    with engine_for(url).connect() as conn:
+        return read_task_frame(conn, _task, match,
+                               columns=[c for c in _task.schema.columns if c != target], limit=1)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def cached_predictor(url: str, task_name: str, version: int, created: str, _task: Task) -> Any:
+    """A model version's predictor, loaded (and sha256-checked) once per server process."""
+    from core.registry import load_predictor  # the registry pulls in the model stack: load late
+
+    return load_predictor(engine_for(url), _task, version)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page (generic or a Task's own section) needs: store, Task, champion, queries."""
+
+    url: str
+    task: Task
+    champion: queries.ModelSummary | None
+
+    @property
+    def engine(self) -> sa.Engine:
+        return engine_for(self.url)
+
+    @property
+    def table(self) -> sa.Table:
+        """The Task's input table (see core.store.schema.task_table)."""
+        return input_table(self.task)
+
+    def query(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A cached `core.store.queries` call about this Task (task name passed first)."""
+        return cached_query(self.url, name, self.task.name, *args, **kwargs)
+
+    def input_query(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A cached `core.store.queries` call on this Task's input table."""
+        return cached_input_query(self.url, self.task.name, name, *args, _task=self.task,
+                                  **kwargs)
+
+    def has_input(self) -> bool:
+        return queries.has_table(self.engine, self.table.name)
+
+    def fields(self) -> list[Field]:
+        """The schema's columns as form/filter fields (choices, ranges, kinds)."""
+        return schema_fields(self.task.schema)
+
+    def row(self, key: Any) -> pd.DataFrame:
+        """The input row whose id is `key` (an empty frame when there is none), target left out."""
+        return cached_row(self.url, self.task.name, key, _task=self.task)
+
+    def reference(self) -> dict[str, Any]:
+        """The champion's drift reference profile (core.monitor.reference_profile)."""
+        if self.champion is None:
+            return {}
+        return cached_query(self.url, "reference_profile", self.champion.id)
+
+    def predictor(self, version: int | None = None) -> Any:
+        """The predictor of a version (default: the champion); None before the first training."""
+        if version is None:
+            if self.champion is None:
+                return None
+            version = self.champion.version
+        model = next((m for m in self.query("versions") if m.version == version), None)
+        if model is None:
+            raise LookupError(f"Task {self.task.name} has no model version {version}")
+        # The creation time joins the key: a store rebuilt at the same URL reuses version numbers.
+        return cached_predictor(self.url, self.task.name, version, model.created_at.isoformat(),
+                                _task=self.task)
+
+
+def store_url() -> str:
+    return database_url()
+
+
+def make_context(task: Task, url: str | None = None) -> PageContext:
+    """A context for `task` on the store at `url` (default: VERTICALS_DB_URL / VERTICALS_HOME)."""
+    url = url or store_url()
+    champion = cached_query(url, "champion", task.name) if store_ready(url) else None
+    return PageContext(url=url, task=task, champion=champion)
+
+
+def store_ready(url: str) -> bool:
+    """True when the store has its tables; an unreachable store stops the page with the reason."""
+    try:
+        # Not cached: the first page view after `verticals demo` must not see a stale "empty".
+        return queries.has_store(engine_for(url))
+    except sa.exc.OperationalError as error:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        st.error(f"Cannot open the store at `{shown}`: {error.orig or error}. Check "
+                 "VERTICALS_DB_URL (or VERTICALS_HOME) and that the database is running.",
+                 icon=":material/error:")
+        st.stop()
+
+
+def empty_store_message(url: str) -> None:
+    """Tell the user how to fill an empty or uninitialised store instead of failing."""
+    shown = sa.make_url(url).render_as_string(hide_password=True)
+    st.info(
+        f"The store at `{shown}` has no Verticals tables yet. Run `verticals demo --no-serve` "
+        "(ingest the samples, train, score) or `verticals init` then `verticals ingest`/`train`/"
+        "`score` for one Task, and reload this page.",
+        icon=":material/database:",
+    )

@@ -1,0 +1,89 @@
+"""The overview page: every Task's champion, metric, freshness, drift flag and row counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.store.queries import PSI_FLAG
+from core.task import Task
+from dashboards.components import charts
+from dashboards.components.formats import champion_sentence, count, metric_name, metric_value, when
+from dashboards.components.tiles import Tile, tiles
+from dashboards.context import empty_store_message, make_context, store_ready, store_url
+
+
+def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    shown = runs[["pipeline", "status", "started_at", "duration_s", "rows_in", "rows_out",
+                  "rows_rejected"]].copy()
+    shown["started_at"] = [when(t) for t in shown["started_at"]]
+    return shown.rename(columns={"started_at": "started", "duration_s": "seconds"})
+
+
+def task_summary(task: Task, url: str, page: Any | None = None) -> None:
+    """One Task's card: tiles, a caption that explains them, two small charts, last runs."""
+    ctx = make_context(task, url)
+    model = ctx.champion
+    counts = ctx.query("row_counts", ctx.table.name)
+    drift = ctx.query("latest_drift")
+    drifted = drift[drift["psi"] >= PSI_FLAG]
+    runs = ctx.query("last_runs")
+
+    with st.container(border=True):
+        head, link = st.columns([4, 1])
+        head.subheader(task.title)
+        head.caption(f"`{task.name}` · {task.description}")
+        if page is not None:
+            link.page_link(page, label="Open", icon=":material/arrow_forward:")
+        if model is None:
+            tiles([Tile("Champion", "none"), Tile("Input rows", count(counts["input_rows"]))])
+            st.info(f"No model trained yet: run `verticals train {task.name}` "
+                    "(or `verticals demo` for every Task).", icon=":material/model_training:")
+            return
+        tiles([
+            Tile("Champion", f"v{model.version}", f"{model.model}: the version `score` uses"),
+            Tile(metric_name(model.primary_metric), metric_value(model.primary_value),
+                 "primary metric of the champion on held-out data"),
+            Tile("Input rows", count(counts["input_rows"]), "rows in the Task's input table"),
+            Tile("Predictions", count(counts["predictions"]), "rows in the ledger, all versions"),
+            Tile("Quarantined", count(counts["quarantined"]), "input rows ingest rejected"),
+            Tile("Drift flags", "n/a" if drift.empty else str(len(drifted)),
+                 f"features with PSI >= {PSI_FLAG} in the last scored batch"),
+        ])
+        st.caption(champion_sentence(model))
+        left, right = st.columns(2)
+        versions = ctx.query("versions")
+        left.markdown(f"**{metric_name(model.primary_metric)} by model version**")
+        left.plotly_chart(charts.leaderboard_chart(versions, height=220),
+                          key=f"overview-{task.slug}-versions", config=charts.SMALL)
+        right.markdown("**PSI per feature, last scored batch**")
+        if drift.empty:
+            right.caption(f"No drift report yet: run `verticals score {task.name}`.")
+        else:
+            right.plotly_chart(charts.psi_bars(drift, height=220),
+                               key=f"overview-{task.slug}-psi", config=charts.SMALL)
+        if runs.empty:
+            st.caption("No pipeline runs recorded.")
+        else:
+            st.markdown("**Last run of each pipeline**")
+            st.dataframe(_runs_table(runs), hide_index=True)
+
+
+def render(registry: Mapping[str, Task], pages: Mapping[str, Any] | None = None,
+           url: str | None = None) -> None:
+    """Draw the overview of `registry`'s Tasks; `pages` maps Task names to their st.Page."""
+    url = url or store_url()
+    st.title("Verticals")
+    st.caption("Every Task's champion model, how good it is, how fresh, and whether its inputs "
+               "drift. Open a Task for its data, models, predictions and runs.")
+    if not store_ready(url):
+        empty_store_message(url)
+        return
+    if not registry:
+        st.info("No Tasks are registered: add one to verticals/__init__.py BUILTIN_TASKS.")
+        return
+    for name, task in registry.items():
+        task_summary(task, url, (pages or {}).get(name))

@@ -1,0 +1,35 @@
+"""Stores for the dashboard tests: hand-made (exact numbers) and filled by the real pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.store.engine import make_engine, migrate
+from tests.dashboards.demo import DemoStore, credit_store
+from tests.dashboards.handmade import Store, populate
+from tests.fakes import make_task
+
+
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Store]:
+    """A migrated SQLite store with the hand-made rows of tests.dashboards.handmade."""
+    path: Path = tmp_path_factory.mktemp("handmade") / "verticals.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    migrate(engine)
+    store = populate(engine, make_task())
+    engine.dispose()
+    return url, store
+
+
+
+@pytest.fixture
+def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
+    """The pipeline-filled credit store (built once per session) as the configured store."""
+    store = credit_store(tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
+    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
+    return store

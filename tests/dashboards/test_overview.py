@@ -1,0 +1,41 @@
+"""The overview page rendered with AppTest against the hand-made store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboards.handmade import ROWS, Store
+from tests.dashboards.test_task_page import TIMEOUT, texts
+
+
+def fake_overview(url: str) -> None:
+    from dashboards.overview import render
+    from tests.fakes import make_task
+
+    task = make_task()
+    render({task.name: task}, url=url)
+
+
+def test_overview_explains_the_champion(handmade: tuple[str, Store]) -> None:
+    url, _ = handmade
+    at = AppTest.from_function(fake_overview, args=(url,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    text = texts(at)
+    assert "AUC 0.812" in text  # tile
+    assert "Champion **boosting v2**: AUC 0.812 on held-out data" in text
+    assert "trained 2025-03-01 09:12 UTC on `store` (100 rows, smoke profile)" in text
+    assert f"Input rows {ROWS:,}" in text and f"Predictions {ROWS:,}" in text
+    assert "Quarantined 2" in text
+    assert "Drift flags 1" in text  # months at PSI 0.31 in the last batch
+    assert "Champion v2" in text
+    runs = at.dataframe[0].value
+    assert runs["pipeline"].tolist() == ["ingest", "score", "train"]
+
+
+def test_overview_on_an_empty_store(tmp_path: Path) -> None:
+    at = AppTest.from_function(fake_overview, args=(f"sqlite:///{tmp_path / 'x.db'}",),
+                               default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert any("verticals demo" in i.value for i in at.info)

@@ -1,0 +1,122 @@
+"""Credit scoring's own section (what-if form, PSI by month) rendered with AppTest."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from core import registry
+from core.monitor import reference_profile
+from core.store.bulk import insert_frame
+from core.store.engine import ensure_task_table, make_engine, migrate
+from tests.dashboards.demo import DemoStore, credit_store
+from tests.fakes import candidate, fake_sample, make_task
+from verticals.finance.credit_page import psi_from_counts
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def fake_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The fake Task's rows and two registered fake models, under a module-wide VERTICALS_HOME."""
+    home: Path = tmp_path_factory.mktemp("credit-home")
+    url = f"sqlite:///{home / 'verticals.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VERTICALS_HOME", str(home))
+        patch.delenv("VERTICALS_DB_URL", raising=False)
+        engine = make_engine(url)
+        migrate(engine)
+        task = make_task()
+        frame = fake_sample(200, seed=1)
+        with engine.begin() as conn:
+            insert_frame(conn, ensure_task_table(engine, task), frame)
+        for name, auc, weight in (("weak", 0.6, 0.2), ("strong", 0.8, 0.5)):
+            model = candidate(name, auc, weight)
+            model.reference = reference_profile(frame, ["amount", "months", "region", "owner"])
+            registry.register(engine, task, model, profile="smoke")
+        registry.promote_best(engine, task)
+        engine.dispose()
+    return url
+
+
+def fake_credit_section(url: str) -> None:
+    from dashboards.context import make_context
+    from tests.fakes import make_task
+    from verticals.finance.credit_page import render
+
+    render(make_context(make_task(), url))
+
+
+def test_what_if_changes_the_pd(fake_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERTICALS_HOME", str(Path(sa.make_url(fake_store).database).parent))
+    at = AppTest.from_function(fake_credit_section, args=(fake_store,),
+                               default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    pd_before = next(m.value for m in at.metric if m.label == "PD")
+    applicant = at.selectbox(key="credit-applicant").value
+    months = at.number_input(key=f"credit-{applicant}-months")
+    at = months.set_value(months.value + 30).run()
+    assert not at.exception, at.exception
+    pd_after = next(m for m in at.metric if m.label == "PD")
+    assert pd_after.value != pd_before
+    assert any("months changed" in c.value for c in at.caption), [c.value for c in at.caption]
+    # The cut-off decides: everything is declined at 0, approved at 1.
+    at.slider(key="credit-cutoff").set_value(0.0).run()
+    assert next(m.value for m in at.metric if m.label == "Decision") == "decline"
+    at.slider(key="credit-cutoff").set_value(1.0).run()
+    assert next(m.value for m in at.metric if m.label == "Decision") == "approve"
+    # PSI by month: a heatmap over the stored months.
+    assert any("PSI of each feature" in c.value for c in at.caption)
+
+
+def test_psi_from_counts_matches_the_formula() -> None:
+    assert psi_from_counts([0.5, 0.5], np.array([50.0, 50.0])) == 0
+    shifted = psi_from_counts([0.5, 0.5], np.array([90.0, 10.0]))
+    assert shifted == pytest.approx(0.4 * math.log(0.9 / 0.5) - 0.4 * math.log(0.1 / 0.5))
+
+
+@pytest.fixture
+def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
+    store = credit_store(tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
+    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
+    return store
+
+
+def credit_section(url: str) -> None:
+    from core.task import get_task
+    from dashboards.context import make_context
+    from verticals.finance.credit_page import render
+
+    render(make_context(get_task("finance.credit_scoring"), url))
+
+
+def test_credit_what_if_with_the_real_champion(on_credit_store: DemoStore) -> None:
+    at = AppTest.from_function(credit_section, args=(on_credit_store.url,),
+                               default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    pd_before = next(m.value for m in at.metric if m.label == "PD")
+    points = next(m.value for m in at.metric if m.label == "Score points")
+    assert points != "n/a"  # the scorecard's points come through the payload
+    applicant = at.selectbox(key="credit-applicant").value
+    # Moving one numeric field to the other end of its range moves the PD.
+    changed = False
+    for box in at.number_input:
+        if not box.key or not box.key.startswith(f"credit-{applicant}-"):
+            continue
+        target = box.min if box.value != box.min else box.max
+        if target is None:
+            continue
+        at = box.set_value(target).run()
+        assert not at.exception, at.exception
+        if next(m.value for m in at.metric if m.label == "PD") != pd_before:
+            changed = True
+            break
+    assert changed, "no numeric field changed the PD"
+    assert any("PSI of each feature" in c.value for c in at.caption)
