@@ -107,7 +107,7 @@ def bench(
     params = {"dataset": dataset, "data": str(data) if data else None, "profile": profile,
               **{k: v for k, v in (options or {}).items() if v is not None}}
     with track_run(engine, task.name, "bench", params) as run:
-        frame = load_dataset(task, dataset, data, options or {})
+        frame = task.feature_frame(load_dataset(task, dataset, data, options or {}))
         run.rows_in = len(frame)
         result = task.kind.bench(task, frame, dataset=dataset, profile=profile, seed=seed)
         run.rows_out = len(result.get("models", {}))

@@ -343,6 +343,23 @@ def bench(
 
 
 @app.command()
+def sample(
+    task: TaskArg,
+    rows: Annotated[int | None, typer.Option(
+        min=1, help="rows (default: the Task's sample size)")] = None,
+    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    file: Annotated[Path | None, typer.Option(
+        "--out", help="file (default data_samples/<task>.csv)")] = None,
+) -> None:
+    """Write the Task's seeded sample to data_samples/ (what demo and the tests ingest)."""
+    with user_errors():
+        from pipelines.demo import write_sample
+
+        path, written = write_sample(_task(task), rows=rows, seed=seed, out=file)
+        out.print(f"wrote {written} rows of {task} to {path}")
+
+
+@app.command()
 def dashboard(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8501) -> None:
     """Serve the Streamlit dashboards on 127.0.0.1."""
     with user_errors():

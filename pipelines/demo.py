@@ -37,9 +37,23 @@ def sample_file(task: Task, file: Path | None = None) -> Path:
             return path
     raise SampleNotFoundError(
         f"no sample file for Task {task.name}: looked for {task.sample_path(roots[0])} and "
-        f"{task.sample_path(roots[1])}. Pass FILE, or regenerate data_samples/ with the Task's "
-        "sample generator."
+        f"{task.sample_path(roots[1])}. Pass FILE, or write it with `verticals sample {task.name}`."
     )
+
+
+def write_sample(task: Task, *, rows: int | None = None, seed: int = 0,
+                 out: Path | None = None) -> tuple[Path, int]:
+    """Write the Task's seeded sample (what demo and tests ingest) as CSV; returns path and rows."""
+    rows = task.sample_rows if rows is None else rows
+    if rows < 1:
+        raise ValueError(f"--rows must be at least 1, got {rows}")
+    path = out if out is not None else task.sample_path(REPO_ROOT / "data_samples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = task.schema.validate(task.sample(rows, seed), lazy=True)
+    partial = path.with_name(path.name + ".partial")  # never leave a half-written sample behind
+    frame.to_csv(partial, index=False)
+    partial.replace(path)
+    return path, len(frame)
 
 
 def run_demo(

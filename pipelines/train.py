@@ -56,7 +56,8 @@ def train(
                 f"no labelled rows for Task {task.name}: ingest a file with the target column "
                 f"filled (verticals ingest {task.name} FILE), or train from a file with --dataset"
             )
-        candidates = task.kind.train(task, rows, profile=profile, seed=seed, models=models)
+        candidates = task.kind.train(task, task.feature_frame(rows), profile=profile, seed=seed,
+                                     models=models)
         versions = [
             registry.register(engine, task, candidate, run_id=run.id, profile=profile,
                               dataset=dataset)

@@ -63,7 +63,7 @@ class Kind(Protocol):
     def default_models(self) -> Mapping[str, Callable[..., Model]]: ...
 
     def key_columns(self) -> tuple[str, ...]:
-        """Columns that identify a row (id, series/time) and never feed a model."""
+        """Columns that identify a row, unique together in the input table (id; series + time)."""
         ...
 
     def train(

@@ -74,10 +74,10 @@ class TabularClassification:
         }
 
     def key_columns(self) -> tuple[str, ...]:
-        return (self.id,) if self.time is None else (self.id, self.time)
+        return (self.id,)  # the id alone identifies an application; its date is not part of it
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        skip = {*self.key_columns(), self.target}
+        skip = {*self.key_columns(), self.time, self.target}
         return [c for c in frame.columns
                 if c not in skip and not pd.api.types.is_datetime64_any_dtype(frame[c])]
 

@@ -109,3 +109,22 @@ def test_bench_prints_one_json_line(
     assert result["task"] == TASK.name and result["dataset"] == "csv"
     assert result["best"]["model"] == "lightgbm" and list(result["models"]) == ["lightgbm"]
     assert 0.5 < result["best"]["auc"] <= 1
+
+
+def test_sample_writes_the_tasks_seeded_generator_output(tmp_path: Path) -> None:
+    out = tmp_path / "sample.csv"
+    code, stdout, _ = invoke("sample", "finance.credit_scoring", "--rows", "50", "--seed", "3",
+                             "--out", str(out))
+    assert code == 0 and "wrote 50 rows" in stdout
+    written = pd.read_csv(out)
+    expected = TASK.sample(50, 3)
+    assert list(written.columns) == list(expected.columns)
+    assert written["application_id"].tolist() == expected["application_id"].tolist()
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_sample_refuses_zero_rows(tmp_path: Path) -> None:
+    code, _, stderr = invoke("sample", "finance.credit_scoring", "--rows", "0",
+                             "--out", str(tmp_path / "s.csv"))
+    assert code == 2 and "--rows" in stderr
+    assert not (tmp_path / "s.csv").exists()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
 import pandera.pandas as pa
 
@@ -52,6 +49,7 @@ SCHEMA = pa.DataFrameSchema(
     strict=True, coerce=True,
 )
 
+
 def features(frame: pd.DataFrame) -> pd.DataFrame:
     """Adds monthly_payment (amount / duration): lenders judge affordability by the instalment.
 
@@ -63,6 +61,13 @@ def features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(monthly_payment=(frame["credit_amount"] / months).round(2))
 
 
+def page(ctx) -> None:
+    """The credit section of the dashboard (imported here on use: pipelines never load Streamlit)."""
+    from verticals.finance.credit_page import render
+
+    render(ctx)
+
+
 TASK = Task(
     name="finance.credit_scoring",
     title="Credit scoring",
@@ -72,6 +77,7 @@ TASK = Task(
     schema=SCHEMA,
     sample=data.sample,
     features=features,
+    page=page,
     datasets={
         "german_credit": Dataset(
             "german_credit", "Statlog German credit (UCI): folder with german_credit.csv or "
@@ -95,18 +101,3 @@ TASK = Task(
     },
 )
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Regenerate data_samples/finance_credit_scoring.csv from the seeded generator."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--rows", type=int, default=TASK.sample_rows)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=TASK.sample_path(Path("data_samples")))
-    args = parser.parse_args(argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    TASK.sample(args.rows, args.seed).to_csv(args.out, index=False)
-    print(f"wrote {args.rows} applications to {args.out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -117,10 +117,3 @@ def test_schema_rejects_bad_values() -> None:
     with pytest.raises(Exception, match="checking_account_status|age_years"):
         TASK.schema.validate(frame, lazy=True)
 
-
-def test_regenerates_the_data_sample(tmp_path) -> None:
-    from verticals.finance.credit_scoring import main
-
-    out = tmp_path / "sample.csv"
-    main(["--rows", "50", "--out", str(out)])
-    assert len(pd.read_csv(out)) == 50
