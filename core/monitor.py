@@ -63,11 +63,16 @@ def _numeric_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _categorical_counts(series: pd.Series, categories: list[str]) -> np.ndarray:
-    text = series.astype("object")
-    missing = text.isna().to_numpy()
-    codes = pd.Index(categories, dtype="object").get_indexer(text[~missing].astype(str))
-    known = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(float)
-    return np.r_[known, (codes < 0).sum(), missing.sum()]  # ..., other, missing
+    # Hash the column once and map its few distinct values to the reference categories: a
+    # per-row str() of a scored batch would cost more than the model's own predict.
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    per_unique = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype(float)
+    slots = pd.Index(categories, dtype="object").get_indexer(
+        pd.Index([str(u) for u in uniques], dtype="object"))
+    known = np.bincount(slots[slots >= 0], weights=per_unique[slots >= 0],
+                        minlength=len(categories))
+    other = per_unique[slots < 0].sum()
+    return np.r_[known, other, (codes < 0).sum()]  # ..., other, missing
 
 
 def psi(reference: dict[str, Any], frame: pd.DataFrame) -> dict[str, float]:
