@@ -6,4 +6,5 @@ package registers through the `verticals.tasks` entry-point group instead.
 
 BUILTIN_TASKS: dict[str, str] = {
     "finance.credit_scoring": "verticals.finance.credit_scoring:TASK",
+    "healthcare.imaging_diagnosis": "verticals.healthcare.imaging_diagnosis:TASK",
 }

@@ -148,6 +148,24 @@ quarantine = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
 )
 
+# Who looked at or overrode which prediction (imaging governance; Alembic revision 0002).
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("entity_key", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # view | override | upload
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("old_label", sa.String(100), nullable=True),
+    sa.Column("new_label", sa.String(100), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Index("ix_audit_log_task_entity", "task", "entity_key"),
+)
+
 CORE_TABLES = tuple(metadata.tables)
 
 

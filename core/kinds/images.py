@@ -1,0 +1,324 @@
+"""ImageClassification: one label per 2D image, calibrated, decided at an operating point."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from core import images
+from core.evaluate import leaderboard, stratified_split
+from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.kinds.image_metrics import (
+    ClassCalibrator, confusion, image_metrics, roc_curve, threshold_for_sensitivity,
+)
+from core.monitor import reference_profile
+
+if TYPE_CHECKING:
+    from core.models.protocol import Model
+    from core.task import Task
+
+PREDICTOR_FILE = "image_predictor.json"
+FORMAT_PREFIX = "images."
+EPOCH = pd.Timestamp("1970-01-01")
+SPLITS = ("train", "val", "test")
+RANDOM_SPLIT = (0.7, 0.1, 0.2)  # fit / validation (calibration, threshold) / test
+MODELS = {  # format key -> class; lazy so classical paths never import torch
+    "pixel_logistic": "core.models.pixels:PixelLogistic",
+    "pixel_lightgbm": "core.models.pixels:PixelLightGBM",
+    "image_resnet": "core.models.nets.image_resnet:ImageCNN",
+}
+
+
+def _model_class(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(import_module(module), name)
+
+
+def _factory(reference: str) -> Callable[..., Model]:
+    def build(**params: Any) -> Model:
+        return _model_class(reference)(**params)
+
+    return build
+
+
+@dataclass(frozen=True)
+class ImageClassification:
+    """A Kind for "which class is this image?" with a calibrated positive (lesion) class.
+
+    `labels` orders the classes (others found in the data are appended); `positive` is the class
+    the operating point is for (default: the last label). Splits: the `split` column's official
+    train/val/test when the data has one, stratified 70/10/20 otherwise. Images are resized to
+    `size` px; validation rows calibrate the probabilities and fix the threshold that reaches
+    `target_sensitivity` for the positive class. Drift is watched on image brightness and
+    contrast plus the Task's `drift` columns.
+    """
+
+    labels: tuple[str, ...]
+    id: str = "id"
+    image: str = "image"
+    split: str | None = "split"
+    target: str = "label"
+    positive: str | None = None
+    size: int = 28
+    target_sensitivity: float = 0.95
+    calibration: str = "platt"
+    drift: tuple[str, ...] = ()  # Task columns to watch for drift besides image statistics
+
+    name = "image_classification"
+    primary_metric = "auc"
+    higher_is_better = True
+
+    def default_models(self) -> Mapping[str, Callable[..., Model]]:
+        return {"logistic": _factory(MODELS["pixel_logistic"]),
+                "lightgbm": _factory(MODELS["pixel_lightgbm"]),
+                "cnn": _factory(MODELS["image_resnet"])}
+
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.id,)
+
+    def classes(self, values: pd.Series) -> list[str]:
+        seen = {str(v) for v in values.dropna().unique()}
+        return [c for c in self.labels if c in seen] + sorted(seen - set(self.labels))
+
+    def positive_index(self, classes: list[str]) -> int:
+        wanted = self.positive or self.labels[-1]
+        return classes.index(wanted) if wanted in classes else len(classes) - 1
+
+    def labelled(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+        for column in (self.id, self.image, self.target):
+            if column not in frame.columns:
+                raise KeyError(f"the frame has no column {column!r}; columns: "
+                               f"{', '.join(map(str, frame.columns))}")
+        rows = frame[frame[self.target].notna()].reset_index(drop=True)
+        classes = self.classes(rows[self.target])
+        if len(classes) < 2:
+            raise ValueError(f"{self.target!r} needs at least two classes among labelled rows "
+                             f"({len(rows)} rows, classes {classes})")
+        y = rows[self.target].astype(str).map({c: k for k, c in enumerate(classes)})
+        return rows, y.to_numpy(dtype=np.int64), classes
+
+    def parts(self, rows: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+        """(fit, validation, test) row indices: the official split when present, else stratified."""
+        if self.split and self.split in rows.columns and rows[self.split].notna().all():
+            split = rows[self.split].astype(str).to_numpy()
+            fit, val, test = (np.flatnonzero(split == name) for name in SPLITS)
+            if len(fit) and len(test):
+                if not len(val):  # no official validation part: carve it from train
+                    inner, held = stratified_split(y[fit], (0.85, 0.15), seed)
+                    fit, val = fit[inner], fit[held]
+                return fit, val, test
+        return stratified_split(y, RANDOM_SPLIT, seed)
+
+    def reference(self, rows: pd.DataFrame) -> dict[str, Any]:
+        """Drift reference: brightness and contrast (core.images.image_statistics, which the Task's
+        `features` add to scored rows) and the `drift` columns the Task names."""
+        stats = pd.DataFrame(images.image_statistics(rows[self.image]), index=rows.index)
+        frame = pd.concat([stats, rows[[c for c in self.drift if c in rows.columns]]], axis=1)
+        return reference_profile(frame, list(frame.columns))
+
+    def arrays(self, rows: pd.DataFrame, channels: int | None = None) -> tuple[np.ndarray, int]:
+        pixels = [images.decode(text, f"row {self.id}={key}") for key, text in
+                  zip(rows[self.id], rows[self.image], strict=True)]
+        channels = channels or images.channels_of(pixels)
+        return images.to_batch(pixels, self.size, channels), channels
+
+    def train(
+        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        models: tuple[str, ...] | None = None,
+    ) -> list[Candidate]:
+        """Fit each candidate on the fit part, calibrate and set the threshold on validation,
+        report metrics on test."""
+        rows, y, classes = self.labelled(frame)
+        fit, val, test = self.parts(rows, y, seed)
+        X, channels = self.arrays(rows)
+        positive = self.positive_index(classes)
+        reference = self.reference(rows.iloc[fit])
+        candidates = []
+        for name in (list(task.candidates()) if models is None else list(models)):
+            model = task.build_model(name, profile)
+            if "seed" in model.get_params():
+                model.set_params(seed=seed)
+            started = time.perf_counter()
+            model.fit(X[fit], y[fit], X_valid=X[val], y_valid=y[val])
+            seconds = time.perf_counter() - started
+            calibrator = ClassCalibrator(self.calibration, positive).fit(
+                model.predict_proba(X[val]), y[val])
+            threshold = threshold_for_sensitivity(
+                y[val] == positive, calibrator.transform(model.predict_proba(X[val]))[:, positive],
+                self.target_sensitivity)
+            raw = model.predict_proba(X[test])
+            P = calibrator.transform(raw)
+            predictor = ImagePredictor(model, calibrator, classes, positive, threshold, self.size,
+                                       channels, self.id, self.image)
+            params = {
+                "model": _jsonable(model.get_params()), "classes": classes,
+                "positive": classes[positive], "threshold": threshold,
+                "target_sensitivity": self.target_sensitivity, "fit_seconds": round(seconds, 2),
+                "epochs": getattr(model, "epochs_", None),
+                "rows": {"fit": len(fit), "validation": len(val), "test": len(test)},
+                "confusion": {"classes": classes,
+                              "matrix": confusion(y[test], P.argmax(axis=1), len(classes))},
+                "roc": roc_curve(y[test] == positive, P[:, positive]),
+            }
+            candidates.append(Candidate(
+                name=name, predictor=predictor, params=params, train_rows=len(fit),
+                metrics={**image_metrics(y[test], P, classes, positive, threshold),
+                         # what the MedMNIST evaluator reports: argmax of the raw softmax
+                         "accuracy_uncalibrated": round(float(np.mean(
+                             raw.argmax(axis=1) == y[test])), 6)},
+                reference=reference))
+        return candidates
+
+    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ImagePredictor:
+        if not str(config.get("format", "")).startswith(FORMAT_PREFIX):
+            raise ValueError(f"{directory}: format {config.get('format')!r} is not an image "
+                             f"predictor (expected '{FORMAT_PREFIX}<model>')")
+        return ImagePredictor.load(Path(directory))
+
+    def bench(
+        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        seeds: int = 1,
+    ) -> dict[str, Any]:
+        """Train every candidate with seeds seed..seed+seeds-1; mean and std of test metrics."""
+        runs: dict[str, list[dict[str, float]]] = {}
+        seconds: dict[str, list[float]] = {}
+        for offset in range(seeds):
+            for candidate in self.train(task, frame, profile=profile, seed=seed + offset):
+                runs.setdefault(candidate.name, []).append(candidate.metrics)
+                seconds.setdefault(candidate.name, []).append(candidate.params["fit_seconds"])
+        results = {}
+        for name, metrics in runs.items():
+            summary: dict[str, float] = {}
+            for key in metrics[0]:
+                values = np.array([m[key] for m in metrics], dtype=float)
+                summary[key] = round(float(np.mean(values)), 4)
+                if key in ("auc", "accuracy", "accuracy_uncalibrated", "op_sensitivity",
+                           "op_specificity", "ece"):
+                    summary[f"{key}_std"] = round(float(np.std(values)), 4)
+            summary["fit_seconds"] = round(float(np.mean(seconds[name])), 1)
+            results[name] = summary
+        best_name, best = leaderboard(results, self.primary_metric, self.higher_is_better)[0]
+        rows, y, classes = self.labelled(frame)
+        official = bool(self.split and self.split in rows.columns
+                        and rows[self.split].notna().all())
+        protocol = (
+            f"{'official train/val/test split' if official else 'stratified 70/10/20 split'} "
+            f"({len(rows)} labelled images, classes {classes}, resized to {self.size} px); "
+            f"fit on train, {self.calibration if len(classes) == 2 else 'temperature'} "
+            "calibration and the operating point "
+            f"(sensitivity >= {self.target_sensitivity} for "
+            f"{classes[self.positive_index(classes)]}) on val, metrics on test; accuracy is "
+            f"argmax (threshold 0.5) of calibrated probabilities; mean and std over {seeds} "
+            f"seed(s) starting at {seed}; profile {profile}"
+        )
+        return {"task": task.name, "dataset": dataset, "protocol": protocol, "models": results,
+                "best": {"model": best_name, **best}}
+
+
+@dataclass
+class ImagePredictor:
+    """A fitted model + calibrator + operating point: stored images in, ledger rows out."""
+
+    model: Any
+    calibrator: ClassCalibrator
+    classes: list[str]
+    positive: int
+    threshold: float
+    size: int
+    channels: int
+    id: str = "id"
+    image: str = "image"
+
+    @property
+    def format(self) -> str:
+        return FORMAT_PREFIX + self.model.format
+
+    def batch(self, pixels: list[np.ndarray]) -> np.ndarray:
+        return images.to_batch(pixels, self.size, self.channels)
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        return self.calibrator.transform(self.model.predict_proba(X))
+
+    def decide(self, P: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """The positive class when its probability reaches the threshold, else the likeliest
+        other class."""
+        threshold = self.threshold if threshold is None else threshold
+        others = P.copy()
+        others[:, self.positive] = -1.0
+        names = np.asarray(self.classes, dtype=object)
+        return np.where(P[:, self.positive] >= threshold, names[self.positive],
+                        names[others.argmax(axis=1)])
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Ledger rows: calibrated positive-class probability, decision, probabilities JSON."""
+        missing = [c for c in (self.id, self.image) if c not in frame.columns]
+        if missing:
+            raise KeyError(f"rows to score lack columns {missing}")
+        pixels = [images.decode(text, f"row {self.id}={key}")
+                  for key, text in zip(frame[self.id], frame[self.image], strict=True)]
+        P = self.probabilities(self.batch(pixels)) if pixels else np.empty((0, len(self.classes)))
+        payload = [json.dumps({"probabilities": dict(zip(self.classes, map(_round, p),
+                                                         strict=True)),
+                               "threshold": round(self.threshold, 6),
+                               "positive": self.classes[self.positive]}) for p in P]
+        n = len(frame)
+        return pd.DataFrame({
+            "entity_key": frame[self.id].astype("str").to_numpy(),
+            "as_of": np.full(n, EPOCH.to_datetime64()),
+            "horizon": np.zeros(n, dtype=np.int64),
+            "score": P[:, self.positive] if n else np.empty(0),
+            "label": self.decide(P) if n else np.empty(0, dtype=object),
+            "lower": np.full(n, np.nan), "upper": np.full(n, np.nan),
+            "payload": np.asarray(payload, dtype=object), "reasons": np.full(n, None),
+        }, columns=list(LEDGER_COLUMNS))
+
+    def explain(self, pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """One image -> (calibrated probabilities per class, heatmap (size, size) in [0, 1]) for
+        the positive class (Grad-CAM for the CNN, pixel effects for the baselines)."""
+        X = self.batch([pixels])
+        P = self.probabilities(X)[0]
+        heat = self.model.heatmap(X[0], self.positive)
+        return dict(zip(self.classes, map(_round, P), strict=True)), heat
+
+    def save(self, directory: Path) -> None:
+        model_dir = Path(directory) / "model"
+        model_dir.mkdir(parents=True, exist_ok=False)
+        self.model.save(model_dir)
+        state = {"format": self.format, "model_format": self.model.format,
+                 "calibrator": self.calibrator.to_dict(), "classes": self.classes,
+                 "positive": self.positive, "threshold": self.threshold, "size": self.size,
+                 "channels": self.channels, "id": self.id, "image": self.image}
+        Path(directory, PREDICTOR_FILE).write_text(json.dumps(state, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> ImagePredictor:
+        path = Path(directory, PREDICTOR_FILE)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {directory} is not a saved image "
+                                    "predictor")
+        state = json.loads(path.read_text())
+        if state["model_format"] not in MODELS:
+            raise ValueError(f"{directory}: unknown image model format {state['model_format']!r}; "
+                             f"known: {', '.join(MODELS)}")
+        model = _model_class(MODELS[state["model_format"]]).load(Path(directory) / "model")
+        return cls(model=model, calibrator=ClassCalibrator.from_dict(state["calibrator"]),
+                   classes=state["classes"], positive=state["positive"],
+                   threshold=state["threshold"], size=state["size"], channels=state["channels"],
+                   id=state["id"], image=state["image"])
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()
+            if isinstance(v, int | float | str | bool | tuple | list | type(None))}

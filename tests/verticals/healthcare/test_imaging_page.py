@@ -1,0 +1,138 @@
+"""The imaging section with AppTest: study browser, audited views and overrides, operating point;
+the upload path (PNG and DICOM) through its functions."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+from streamlit.testing.v1 import AppTest
+
+from core import images, registry
+from core.store import audit
+from core.store.engine import make_engine, migrate
+from pipelines.ingest import ingest
+from verticals.healthcare.imaging_diagnosis import TASK
+from verticals.healthcare.imaging_page import diagnose, overlay, read_upload
+
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """120 synthetic studies ingested and a logistic champion registered."""
+    home: Path = tmp_path_factory.mktemp("imaging-home")
+    url = f"sqlite:///{home / 'verticals.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VERTICALS_HOME", str(home))
+        patch.delenv("VERTICALS_DB_URL", raising=False)
+        engine = make_engine(url)
+        migrate(engine)
+        frame = TASK.sample(120, 5)
+        ingest(engine, TASK, lambda: frame, source="test")
+        [candidate] = TASK.kind.train(TASK, TASK.feature_frame(frame), profile="smoke", seed=0,
+                                      models=("logistic",))
+        registry.register(engine, TASK, candidate, profile="smoke")
+        registry.promote_best(engine, TASK)
+        engine.dispose()
+    return url, home
+
+
+@pytest.fixture
+def on_store(store: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> str:
+    url, home = store
+    monkeypatch.setenv("VERTICALS_HOME", str(home))
+    monkeypatch.setenv("VERTICALS_DB_URL", url)
+    monkeypatch.setenv("VERTICALS_USER", "dr.test")
+    return url
+
+
+def imaging_section(url: str) -> None:
+    from core.task import get_task
+    from dashboards.context import make_context
+    from verticals.healthcare.imaging_page import page
+
+    page(make_context(get_task("healthcare.imaging_diagnosis"), url))
+
+
+def _audit_rows(url: str, key: str):
+    engine = make_engine(url)
+    try:
+        return audit.history(engine, TASK.name, key)
+    finally:
+        engine.dispose()
+
+
+def test_browser_shows_diagnosis_and_audits_view_and_override(on_store: str) -> None:
+    at = AppTest.from_function(imaging_section, args=(on_store,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    key = at.selectbox(key="img-study").value
+    metrics = {m.label: m.value for m in at.metric}
+    assert 0 <= float(metrics["Probability"]) <= 1
+    assert metrics["Decision"] in ("benign", "malignant")
+    assert len(at.get("image")) >= 1  # the overlay image
+    views = _audit_rows(on_store, key)
+    assert views["action"].tolist() == ["view"] and views["actor"].iloc[0] == "dr.test"
+    at.run()  # a rerun is not a new view
+    assert len(_audit_rows(on_store, key)) == 1
+    # An override without a reason is refused and not written.
+    at.button(key="img-override-submit").click().run()
+    assert any("needs a reason" in e.value for e in at.error)
+    assert len(_audit_rows(on_store, key)) == 1
+    new = at.selectbox(key="img-new-label").value
+    at.text_area(key="img-reason").input("second reader: benign calcification")
+    at.button(key="img-override-submit").click().run()
+    assert not at.exception, at.exception
+    rows = _audit_rows(on_store, key)
+    override = rows[rows["action"] == "override"].iloc[0]
+    assert (override["old_label"], override["new_label"]) == (metrics["Decision"], new)
+    assert override["reason"] == "second reader: benign calcification"
+    assert {m.label: m.value for m in at.metric}["Final decision"] == new
+
+
+def test_operating_point_tab_shows_roc_and_confusion(on_store: str) -> None:
+    at = AppTest.from_function(imaging_section, args=(on_store,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert {"AUC", "Threshold", "Sensitivity", "Specificity"} <= set(labels)
+    assert len(at.get("plotly_chart")) == 2
+    assert any("sensitivity of 0.95 for malignant" in c.value for c in at.caption)
+
+
+def test_upload_png_and_dicom_get_a_diagnosis(store: tuple[str, Path],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    url, home = store
+    monkeypatch.setenv("VERTICALS_HOME", str(home))
+    monkeypatch.setenv("VERTICALS_PSEUDONYM_SALT", "test-salt")
+    engine = make_engine(url)
+    predictor = registry.load_predictor(engine, TASK)
+    engine.dispose()
+    png = io.BytesIO()
+    Image.fromarray(images.decode(TASK.sample(1, 9)["image"].iloc[0])).save(png, format="PNG")
+    pixels, key = read_upload("study.png", png.getvalue())
+    assert key.startswith("upload-")
+    result = diagnose(predictor, pixels)
+    assert result.decision == ("malignant" if result.score >= predictor.threshold else "benign")
+    assert sum(result.probabilities.values()) == pytest.approx(1, abs=1e-5)
+    assert overlay(pixels, result.heatmap).shape == (224, 224, 3)
+    dicom = Path(get_testdata_file("MR_small.dcm")).read_bytes()
+    pixels, key = read_upload("x.dcm", dicom)
+    assert key.startswith("im-") and pixels.shape == (64, 64)
+    assert np.isfinite(diagnose(predictor, pixels).score)
+    with pytest.raises(images.ImageError, match="notes.png: not an image"):
+        read_upload("notes.png", b"hello")
+
+
+def test_no_champion_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'verticals.db'}"
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path))
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    at = AppTest.from_function(imaging_section, args=(url,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert any("verticals train healthcare.imaging_diagnosis" in i.value for i in at.info)

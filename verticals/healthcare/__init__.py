@@ -1,0 +1,1 @@
+"""Healthcare Tasks: imaging diagnosis."""
