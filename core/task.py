@@ -31,6 +31,8 @@ class Dataset:
     columns plus arbitrary feature columns (a generic CSV, say) and is used by bench/train
     from a file. `suffixes` lets `verticals ingest TASK FILE` pick this adapter by the file's
     suffix (".dcm", ".npz"; "/" for a folder) instead of reading FILE as a CSV of schema rows.
+    `private_paths` says paths may carry identifiers (patient folders): run records then keep
+    a digest of the path, never the path.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Dataset:
     options: tuple[str, ...] = ()
     conforms: bool = True
     suffixes: tuple[str, ...] = ()
+    private_paths: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -102,13 +103,21 @@ def load_dataset(task: Task, dataset: str, data: Path | None, options: Mapping[s
 def bench(
     engine: Engine, task: Task, dataset: str, *, data: Path | None = None,
     options: Mapping[str, Any] | None = None, profile: str = "full", seed: int = 0,
+    seeds: int | None = None,
 ) -> dict[str, Any]:
     """The Kind's benchmark protocol on an adapter's frame (a bench run row in the store)."""
+    extra: dict[str, Any] = {}
+    if seeds is not None:  # only Kinds whose protocol repeats over seeds take it
+        if "seeds" not in inspect.signature(task.kind.bench).parameters:
+            raise BenchError(f"the {task.kind.name} bench of {task.name} takes no --seeds: its "
+                             "protocol fixes its own repetitions")
+        extra["seeds"] = seeds
     params = {"dataset": dataset, "data": str(data) if data else None, "profile": profile,
-              **{k: v for k, v in (options or {}).items() if v is not None}}
+              **extra, **{k: v for k, v in (options or {}).items() if v is not None}}
     with track_run(engine, task.name, "bench", params) as run:
         frame = task.feature_frame(load_dataset(task, dataset, data, options or {}))
         run.rows_in = len(frame)
-        result = task.kind.bench(task, frame, dataset=dataset, profile=profile, seed=seed)
+        result = task.kind.bench(task, frame, dataset=dataset, profile=profile, seed=seed,
+                                 **extra)
         run.rows_out = len(result.get("models", {}))
     return finite(result)

@@ -142,25 +142,29 @@ def list_tasks(as_json: Annotated[bool, typer.Option("--json", help="JSON list o
 @app.command()
 def ingest(
     task: TaskArg,
-    file: Annotated[Path | None, typer.Argument(help="CSV in the Task's schema "
-                                                "(default: data_samples/<task>.csv)")] = None,
+    file: Annotated[Path | None, typer.Argument(
+        help="CSV in the Task's schema (default: data_samples/<task>.csv), or a file/folder an "
+             "adapter reads by its suffix (e.g. .dcm)")] = None,
     dataset: Annotated[str | None, typer.Option(help="read FILE/--data with this adapter")] = None,
     data: Annotated[Path | None, typer.Option(help="file/folder for --dataset")] = None,
 ) -> None:
     """Validate rows against the Task's schema; bad rows go to quarantine with the reason."""
     with user_errors():
-        from pipelines.bench import load_dataset
+        from pipelines.bench import resolve_data
         from pipelines.demo import sample_file
-        from pipelines.ingest import ingest as ingest_rows
-        from pipelines.ingest import ingest_file
+        from pipelines.ingest import IngestError, adapter_for, ingest_dataset, ingest_file
 
         spec = _task(task)
         engine = open_store()
         with _spinner(f"ingesting {spec.name}"):
             if dataset is not None:
-                path = data or file
-                result = ingest_rows(engine, spec, lambda: load_dataset(spec, dataset, path, {}),
-                                     source=f"{dataset}:{path or ''}", params={"dataset": dataset})
+                if dataset not in spec.datasets:
+                    raise IngestError(f"Task {spec.name} has no dataset {dataset!r}; datasets: "
+                                      f"{', '.join(sorted(spec.datasets)) or '(none)'}")
+                path = resolve_data(dataset, data or file)
+                result = ingest_dataset(engine, spec, spec.datasets[dataset], path)
+            elif file is not None and (adapter := adapter_for(spec, file)) is not None:
+                result = ingest_dataset(engine, spec, adapter, file)
             else:
                 result = ingest_file(engine, spec, sample_file(spec, file))
         summary = _table("rows read", "accepted", "quarantined", "already in store",
@@ -321,6 +325,11 @@ def bench(
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     chunk_size: Annotated[int, typer.Option(help="throughput: rows per batch")] = 100_000,
+    positive: Annotated[str | None, typer.Option(
+        help="target value meaning the bad outcome (csv adapter)")] = None,
+    seeds: Annotated[int | None, typer.Option(
+        min=1, help="train with this many seeds and report mean and std (Kinds that support it)")
+    ] = None,
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
     with user_errors():
@@ -337,8 +346,9 @@ def bench(
                 engine = open_store()
                 with _spinner(f"bench {spec.name} on {dataset} ({profile})"):
                     result = run_bench(engine, spec, dataset, data=data,
-                                       options={"target": target, "id": id}, profile=profile,
-                                       seed=seed)
+                                       options={"target": target, "id": id,
+                                                "positive": positive},
+                                       profile=profile, seed=seed, seeds=seeds)
         typer.echo(json.dumps(result))
 
 

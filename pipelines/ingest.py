@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table
 from core.store.runs import track_run
 from core.store.schema import quarantine
-from core.task import Task
+from core.task import Dataset, Task
 
 # Existing-id look-ups go in slices so SQLite's bound-parameter limit is never reached.
 _ID_LOOKUP_SLICE = 5000
@@ -243,3 +244,38 @@ def ingest(
 def ingest_file(engine: Engine, task: Task, path: Path) -> IngestResult:
     """Ingest one CSV in the Task's schema."""
     return ingest(engine, task, lambda: read_csv(path), source=str(path))
+
+
+def adapter_for(task: Task, path: Path) -> Dataset | None:
+    """The Task's adapter that reads `path` by its suffix ("/" for a folder), if any."""
+    suffix = "/" if path.is_dir() else path.suffix.lower()
+    matches = [d for d in task.datasets.values() if suffix in d.suffixes]
+    if len(matches) > 1:
+        raise IngestError(
+            f"{len(matches)} adapters of {task.name} read {suffix!r} files "
+            f"({', '.join(d.name for d in matches)}): choose one with --dataset"
+        )
+    return matches[0] if matches else None
+
+
+def ingest_dataset(
+    engine: Engine, task: Task, dataset: Dataset, path: Path | None, **options: object
+) -> IngestResult:
+    """Ingest what an adapter reads from `path`; its load errors become IngestErrors."""
+    if not dataset.conforms:
+        raise IngestError(
+            f"dataset {dataset.name!r} of {task.name} does not produce schema rows and cannot be "
+            f"ingested; use it with `verticals train {task.name} --dataset {dataset.name}` or bench"
+        )
+    shown = "" if path is None else str(path)
+    if dataset.private_paths and path is not None:
+        shown = "sha256:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    source = f"{dataset.name}:{shown}"
+
+    def load() -> pd.DataFrame:
+        try:
+            return dataset.load(path, **options)
+        except (ValueError, KeyError, OSError) as error:
+            raise IngestError(f"{source}: {error}") from error
+
+    return ingest(engine, task, load, source=source, params={"dataset": dataset.name})

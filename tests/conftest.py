@@ -7,6 +7,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# One compute thread per test process, set before torch/LightGBM load their OpenMP runtimes:
+# the suite runs one process per core (pytest -n 2), and two threads per process on two cores
+# oversubscribe them (measured ~10x slower torch training under load).
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 import psycopg
 import pytest
 import sqlalchemy as sa

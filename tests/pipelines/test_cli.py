@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from core.task import get_task, tasks
@@ -128,3 +129,53 @@ def test_sample_refuses_zero_rows(tmp_path: Path) -> None:
                              "--out", str(tmp_path / "s.csv"))
     assert code == 2 and "--rows" in stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def _stored(home: Path, sql: str) -> list[tuple]:
+    from core.store.engine import make_engine
+
+    engine = make_engine()
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_ingest_picks_the_dicom_adapter_by_suffix_and_keeps_paths_out(home: Path,
+                                                                       tmp_path: Path) -> None:
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "Doe_John_1961"  # patient folders are named like this in the wild
+    folder.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), folder / "one.dcm")
+    shutil.copy(get_testdata_file("MR_small.dcm"), folder / "two.dcm")
+
+    code, stdout, stderr = invoke("ingest", "healthcare.imaging_diagnosis", str(folder / "one.dcm"))
+    assert code == 0, stderr
+    code, _, stderr = invoke("ingest", "healthcare.imaging_diagnosis", str(folder))
+    assert code == 0, stderr
+    rows = _stored(home, "SELECT modality FROM input_healthcare_imaging_diagnosis ORDER BY modality")
+    assert rows == [("CT",), ("MR",)]  # the folder re-reads one.dcm: skipped, not duplicated
+    runs = _stored(home, "SELECT params FROM pipeline_runs WHERE pipeline = 'ingest'")
+    assert len(runs) == 2
+    assert all("Doe_John" not in params and "dicom:sha256:" in params for (params,) in runs)
+
+
+def test_ingest_of_a_corrupt_dicom_is_a_clean_error_that_writes_nothing(home: Path,
+                                                                       tmp_path: Path) -> None:
+    fake = tmp_path / "scan.dcm"
+    fake.write_text("PatientName,Doe^John\n")
+    code, _, stderr = invoke("ingest", "healthcare.imaging_diagnosis", str(fake))
+    assert code == 1 and "not a DICOM file" in stderr and "Traceback" not in stderr
+    assert _stored(home, "SELECT count(*) FROM input_healthcare_imaging_diagnosis") == [(0,)]
+    assert _stored(home, "SELECT status FROM pipeline_runs") == [("failed",)]
+
+
+def test_bench_refuses_seeds_for_a_kind_whose_protocol_fixes_them(home: Path) -> None:
+    code, stdout, stderr = invoke("bench", "finance.credit_scoring", "--dataset", "german_credit",
+                                  "--data", str(home), "--seeds", "3")
+    assert code == 1 and stdout == ""
+    assert "takes no --seeds" in stderr

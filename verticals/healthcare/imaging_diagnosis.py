@@ -38,7 +38,7 @@ DATASETS = {
                             "ROOT/<split>/<class>/); one file scores unlabelled",
                             load_image_folder, suffixes=(".png", ".jpg", ".jpeg")),
     "dicom": Dataset("dicom", "a DICOM file or folder, de-identified on read (no labels)",
-                     load_dicom, suffixes=(".dcm", "/")),
+                     load_dicom, suffixes=(".dcm", "/"), private_paths=True),
 }
 
 PROFILES = {
