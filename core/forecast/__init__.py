@@ -1,0 +1,1 @@
+"""Forecasting machinery: panels, walk-forward backtests, metrics, risk, pytorch-forecasting glue."""

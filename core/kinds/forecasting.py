@@ -1,0 +1,299 @@
+"""Forecasting: panels of time series (tickers, road sensors) forecast 1..H steps with quantiles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from core.forecast import backtest
+from core.forecast.metrics import MEDIAN, QUANTILES
+from core.forecast.panel import Panel, build_panel
+from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.monitor import reference_profile
+
+if TYPE_CHECKING:
+    from core.task import Task
+
+PREDICTOR_FILE = "predictor.json"
+FORMAT_PREFIX = "forecasting."
+# Artifact format -> forecaster class, imported on first use (torch only for the deep ones).
+FORECASTERS: dict[str, str] = {
+    "random_walk": "core.models.forecasters:RandomWalk",
+    "drift": "core.models.forecasters:Drift",
+    "arima": "core.models.forecasters:AutoRegressive",
+    "lightgbm_quantile": "core.models.forecasters:LightGBMQuantile",
+    "pytorch_forecasting": "core.models.deep_forecasters:DeepForecaster",
+}
+# Walk-forward settings per profile for `train`: how many final origins are tested, refit cadence.
+TRAIN_BACKTEST = {"smoke": (10, 10), "quick": (60, 30), "full": (250, 63)}
+BENCH_REFIT = 63  # about a quarter of trading days
+
+
+def _class(format: str) -> Any:
+    if format not in FORECASTERS:
+        raise ValueError(f"unknown forecaster format {format!r}; known: {', '.join(FORECASTERS)}")
+    module, _, name = FORECASTERS[format].partition(":")
+    return getattr(import_module(module), name)
+
+
+def _factory(format: str, **fixed: Any) -> Callable[..., Any]:
+    def build(**params: Any) -> Any:
+        return _class(format)(**{**fixed, **params})
+
+    return build
+
+
+@dataclass(frozen=True)
+class Forecasting:
+    """A Kind for "where will each series be 1..horizon steps from now, and how sure are we?".
+
+    `transform="log_return"` forecasts cumulative log returns of a positive target (prices):
+    the ledger score at horizon h is ln(P[t+h]/P[t]) and the payload carries the implied price;
+    `transform="none"` forecasts the target's level. `covariates` are numeric columns the
+    Task's features add (computed from the past only); they feed the LightGBM candidate.
+    `bench_window` fixes the benchmark's origins (ISO dates) when the data covers them.
+    """
+
+    series: str
+    time: str
+    target: str
+    horizon: int = 5
+    freq: str = "B"
+    graph: Any = None  # adjacency for graph nets (traffic); unused by the current candidates
+    transform: str = "none"
+    covariates: tuple[str, ...] = ()
+    bench_window: tuple[str, str] | None = None
+
+    name = "forecasting"
+    primary_metric = "mae_ratio@1"
+    higher_is_better = False
+
+    def default_models(self) -> Mapping[str, Callable[..., Any]]:
+        h, f = self.horizon, self.freq
+        return {
+            "random_walk": _factory("random_walk", horizon=h),
+            "drift": _factory("drift", horizon=h),
+            "arima": _factory("arima", horizon=h),
+            "lightgbm": _factory("lightgbm_quantile", horizon=h),
+            "tft": _factory("pytorch_forecasting", architecture="tft", horizon=h, freq=f),
+            "nhits": _factory("pytorch_forecasting", architecture="nhits", horizon=h, freq=f),
+            "deepar": _factory("pytorch_forecasting", architecture="deepar", horizon=h, freq=f),
+        }
+
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.series, self.time)
+
+    def with_features(self, task: Task, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with the Task's features when its covariates are not there yet (pipelines
+        hand `train`/`bench` raw rows, check_task hands featured ones)."""
+        if all(c in frame.columns for c in self.covariates):
+            return frame
+        return task.feature_frame(frame)
+
+    def panel(self, frame: pd.DataFrame) -> Panel:
+        return build_panel(frame, series=self.series, time=self.time, target=self.target,
+                           transform=self.transform, covariates=self.covariates)
+
+    # --- the score pipeline's seam -----------------------------------------------------------
+
+    def scoring_columns(self, task: Task) -> list[str]:
+        """Columns `score` must read: the whole schema, target included (it is the history)."""
+        return list(task.schema.columns)
+
+    def scoring_groups(self, keys: list[str], chunk_size: int) -> list[list[str]]:
+        """Batches of whole series (a forecast needs each series' full history, not row ranges)."""
+        keys = sorted(map(str, keys))
+        return [keys[i:i + chunk_size] for i in range(0, len(keys), max(chunk_size, 1))]
+
+    # --- train / bench ------------------------------------------------------------------------
+
+    def _factories(self, task: Task, profile: str, seed: int,
+                   models: tuple[str, ...] | None) -> dict[str, Callable[[], Any]]:
+        names = list(task.candidates()) if models is None else list(models)
+
+        def make(name: str) -> Callable[[], Any]:
+            def build() -> Any:
+                model = task.build_model(name, profile)
+                if "seed" in model.get_params():
+                    model.set_params(seed=seed)
+                return model
+            return build
+
+        return {name: make(name) for name in names}
+
+    def _evaluate(self, panel: Panel, result: backtest.Backtest, first: pd.Timestamp
+                  ) -> dict[str, dict[str, float]]:
+        offset = (np.zeros(len(result.rows)) if self.transform == "log_return"
+                  else panel.level[result.rows])
+        return backtest.evaluate(panel, result, self.horizon, offset=offset,
+                                 scale=backtest.naive_scale(panel, first),
+                                 risk=self.transform == "log_return")
+
+    def _trace(self, panel: Panel, result: backtest.Backtest, name: str) -> dict[str, list[Any]]:
+        """One-step backtest rows for the dashboard: error over time and VaR exceedances."""
+        from core.forecast.risk import value_at_risk
+
+        q = result.forecasts[name][:, 0]
+        actual = panel.future_change(result.rows, 1)
+        ok = np.isfinite(actual) & np.isfinite(q).all(axis=1)
+        rows = result.rows[ok]
+        trace: dict[str, list[Any]] = {
+            "series": panel.series[rows].astype(str).tolist(),
+            "origin": [str(t)[:10] for t in panel.time[rows]],
+            "actual": np.round(actual[ok], 6).tolist(),
+            "point": np.round(q[ok, MEDIAN], 6).tolist(),
+        }
+        if self.transform == "log_return":
+            trace["var99"] = np.round(value_at_risk(q[ok], QUANTILES, 0.01), 6).tolist()
+        return trace
+
+    def train(
+        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        models: tuple[str, ...] | None = None,
+    ) -> list[Candidate]:
+        """Walk-forward over the last origins (TRAIN_BACKTEST per profile); each candidate's
+        predictor is the model of the last refit, its metrics the backtest's."""
+        panel = self.panel(self.with_features(task, frame))
+        test_size, refit = TRAIN_BACKTEST[profile]
+        test_size = min(test_size, max(len(np.unique(panel.time)) // 4, 1))
+        windows = backtest.walk_forward(panel.time, test_size=test_size, refit_every=refit)
+        result = backtest.run(panel, self._factories(task, profile, seed, models), windows,
+                              self.horizon)
+        metrics = self._evaluate(panel, result, windows[0].first)
+        reference = reference_profile(panel.frame, list(self.covariates)) if self.covariates else {}
+        candidates = []
+        for name, model in result.fitted.items():
+            predictor = ForecastPredictor(model, self.series, self.time, self.target,
+                                          self.transform, self.covariates)
+            params = {"model": _jsonable(model.get_params()), "windows": len(windows),
+                      "origins": int(len(np.unique(panel.time[result.rows]))),
+                      "backtest": self._trace(panel, result, name)}
+            candidates.append(Candidate(name=name, predictor=predictor, metrics=metrics[name],
+                                        params=params, train_rows=result.train_rows[name],
+                                        reference=reference))
+        return candidates
+
+    def bench(
+        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+    ) -> dict[str, Any]:
+        """Walk-forward over `bench_window` (else the last quarter of the data), refit every
+        BENCH_REFIT origins on everything before; best = lowest mae_ratio@1."""
+        frame = self.with_features(task, frame)
+        if dataset == "predict_speed":
+            from core.forecast.speed import predict_speed
+
+            return predict_speed(self, task, frame, profile=profile, seed=seed)
+        panel = self.panel(frame)
+        times = np.unique(panel.time)
+        start, end = self.bench_window or (None, None)
+        if start is None or not (times[0] < np.datetime64(pd.Timestamp(start)) <= times[-1]):
+            start, end = pd.Timestamp(times[len(times) * 3 // 4]), None
+        windows = backtest.walk_forward(panel.time, start=start, end=end, refit_every=BENCH_REFIT)
+        result = backtest.run(panel, self._factories(task, profile, seed, None), windows,
+                              self.horizon)
+        metrics = self._evaluate(panel, result, windows[0].first)
+        ranked = sorted(metrics, key=lambda n: metrics[n].get(self.primary_metric, np.inf))
+        best = ranked[0]
+        protocol = (
+            f"walk-forward rolling origin, every {self.freq} step from {windows[0].first.date()} "
+            f"to {windows[-1].last.date()} ({len(windows)} refits, every {BENCH_REFIT} origins, "
+            f"expanding window, fit on rows up to each refit origin); horizons 1-{self.horizon}; "
+            "metrics on origins every model forecast; mae_ratio vs the random walk; VaR/Kupiec "
+            "on non-overlapping h-step windows")
+        beats = [n for n in ranked if metrics[n].get(self.primary_metric, np.inf) < 1.0]
+        return {"task": task.name, "dataset": dataset, "protocol": protocol, "models": metrics,
+                "best": {"model": best, **metrics[best]},
+                "beats_random_walk": beats}
+
+    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ForecastPredictor:
+        if not str(config.get("format", "")).startswith(FORMAT_PREFIX):
+            raise ValueError(f"{directory}: format {config.get('format')!r} is not a forecasting "
+                             f"predictor (expected '{FORMAT_PREFIX}<model>')")
+        return ForecastPredictor.load(Path(directory))
+
+
+@dataclass
+class ForecastPredictor:
+    """A fitted forecaster that turns series histories into ledger rows at each latest origin."""
+
+    model: Any
+    series: str
+    time: str
+    target: str
+    transform: str
+    covariates: tuple[str, ...] = ()
+
+    @property
+    def format(self) -> str:
+        return FORMAT_PREFIX + self.model.format
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Quantile forecasts for horizons 1..H from each series' latest row with a target."""
+        panel = build_panel(frame, series=self.series, time=self.time, target=self.target,
+                            transform=self.transform, covariates=self.covariates)
+        return ledger_rows(panel, panel.last_rows(), self.model.forecast(panel, panel.last_rows()),
+                           self.transform)
+
+    def save(self, directory: Path) -> None:
+        model_dir = Path(directory) / "model"
+        model_dir.mkdir(parents=True, exist_ok=False)
+        self.model.save(model_dir)
+        state = {"format": self.format, "model_format": self.model.format, "series": self.series,
+                 "time": self.time, "target": self.target, "transform": self.transform,
+                 "covariates": list(self.covariates)}
+        Path(directory, PREDICTOR_FILE).write_text(json.dumps(state, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> ForecastPredictor:
+        path = Path(directory, PREDICTOR_FILE)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {directory} is not a saved forecaster")
+        state = json.loads(path.read_text())
+        model = _class(state["model_format"]).load(Path(directory) / "model")
+        return cls(model, state["series"], state["time"], state["target"], state["transform"],
+                   tuple(state["covariates"]))
+
+
+def ledger_rows(panel: Panel, rows: np.ndarray, q: np.ndarray, transform: str) -> pd.DataFrame:
+    """One ledger row per (origin, horizon): score = median, lower/upper = the 80% interval,
+    payload = every quantile (+ the implied price path for returns). Origins whose forecast
+    is missing (too little history for the model) are left out."""
+    ok = np.isfinite(q).all(axis=(1, 2))
+    rows, q = np.asarray(rows)[ok], q[ok]
+    n, horizon, _ = q.shape
+    offset = np.zeros(n) if transform == "log_return" else panel.level[rows]
+    values = q + offset[:, None, None]
+    payloads = []
+    for i in range(n):
+        for h in range(horizon):
+            item: dict[str, Any] = {"quantiles": {str(t): float(v) for t, v in
+                                                  zip(QUANTILES, values[i, h], strict=True)}}
+            if transform == "log_return":
+                last = float(np.exp(panel.level[rows[i]]))
+                item |= {"last_price": last, "price": last * float(np.exp(values[i, h, MEDIAN])),
+                         "price_quantiles": {str(t): last * float(np.exp(v)) for t, v in
+                                             zip(QUANTILES, values[i, h], strict=True)}}
+            payloads.append(json.dumps(item))
+    lo, hi = QUANTILES.index(0.1), QUANTILES.index(0.9)
+    return pd.DataFrame({
+        "entity_key": np.repeat(panel.series[rows].astype(str), horizon),
+        "as_of": np.repeat(panel.time[rows], horizon),
+        "horizon": np.tile(np.arange(1, horizon + 1), n).astype(np.int64),
+        "score": values[:, :, MEDIAN].ravel(),
+        "label": None,
+        "lower": values[:, :, lo].ravel(),
+        "upper": values[:, :, hi].ravel(),
+        "payload": payloads,
+        "reasons": None,
+    }, columns=list(LEDGER_COLUMNS))
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool | type(None))}

@@ -1,0 +1,169 @@
+"""pytorch-forecasting's TFT, N-HiTS and DeepAR behind the forecaster protocol.
+
+Trained with `lightning.pytorch.Trainer` (the only trainer pytorch-forecasting accepts) on the
+device and precision core.device chooses, seeded; forecasts come from the batched fast path
+(core.forecast.fast_predict). Artifact: the state_dict as safetensors plus JSON of the
+hyperparameters and the dataset's learned scaling; the network is rebuilt, never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from core.device import precision, seed_everything
+from core.forecast.dataset import (
+    DatasetSpec, build_dataset, dataset_spec, long_frame, placeholder_dataset,
+)
+from core.forecast.fast_predict import build_batch, forward, usable
+from core.forecast.metrics import MEDIAN, QUANTILES
+from core.forecast.panel import Panel
+
+WEIGHTS_FILE = "network.safetensors"
+PARAMS_FILE = "forecaster.json"
+ARCHITECTURES = ("tft", "nhits", "deepar")
+
+
+def make_network(architecture: str, dataset: Any, hidden_size: int, learning_rate: float) -> Any:
+    """The pytorch-forecasting network for `architecture`, sized from the dataset."""
+    from pytorch_forecasting import NHiTS, DeepAR, TemporalFusionTransformer
+    from pytorch_forecasting.metrics import NormalDistributionLoss, QuantileLoss
+
+    if architecture == "tft":
+        return TemporalFusionTransformer.from_dataset(
+            dataset, hidden_size=hidden_size, attention_head_size=1, dropout=0.1,
+            hidden_continuous_size=max(hidden_size // 2, 1), learning_rate=learning_rate,
+            loss=QuantileLoss(list(QUANTILES)), log_interval=-1)
+    if architecture == "nhits":
+        return NHiTS.from_dataset(dataset, hidden_size=hidden_size, learning_rate=learning_rate,
+                                  loss=QuantileLoss(list(QUANTILES)), log_interval=-1)
+    if architecture == "deepar":
+        return DeepAR.from_dataset(dataset, hidden_size=hidden_size, rnn_layers=1,
+                                   learning_rate=learning_rate, loss=NormalDistributionLoss(),
+                                   log_interval=-1)
+    raise ValueError(f"unknown architecture {architecture!r}: use one of {ARCHITECTURES}")
+
+
+def cumulative_quantiles(steps: np.ndarray) -> np.ndarray:
+    """Per-step quantiles (n, H, Q) -> quantiles of the running sum, assuming independent steps:
+    medians add, each level's distance from the median adds in quadrature (exact for Gaussians)."""
+    median = steps[..., MEDIAN:MEDIAN + 1]
+    spread = steps - median
+    return (np.cumsum(median, axis=1)
+            + np.sign(spread) * np.sqrt(np.cumsum(spread**2, axis=1)))
+
+
+class DeepForecaster:
+    """One pytorch-forecasting network on the series' one-step changes, `horizon` steps ahead."""
+
+    format = "pytorch_forecasting"
+
+    def __init__(self, *, architecture: str = "tft", horizon: int = 5, encoder_length: int = 60,
+                 hidden_size: int = 16, learning_rate: float = 3e-3, max_epochs: int = 3,
+                 batch_size: int = 128, limit_train_batches: int = 60, n_samples: int = 200,
+                 freq: str = "B", seed: int = 0) -> None:
+        self.architecture = architecture
+        self.horizon = horizon
+        self.encoder_length = encoder_length
+        self.hidden_size = hidden_size
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.limit_train_batches = limit_train_batches
+        self.n_samples = n_samples
+        self.freq = freq
+        self.seed = seed
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "architecture", "horizon", "encoder_length", "hidden_size", "learning_rate",
+            "max_epochs", "batch_size", "limit_train_batches", "n_samples", "freq", "seed")}
+
+    def set_params(self, **params: Any) -> Self:
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit(self, panel: Panel) -> Self:
+        import lightning.pytorch as pl
+        import torch
+
+        frame = long_frame(panel)
+        with quiet(), tempfile.TemporaryDirectory() as root:
+            dataset = build_dataset(frame, self.encoder_length, self.horizon)
+            self.spec_ = dataset_spec(dataset, frame, self.freq)
+            seed_everything(self.seed)
+            torch.manual_seed(self.seed)
+            self.network_ = make_network(self.architecture, dataset, self.hidden_size,
+                                         self.learning_rate)
+            loader = dataset.to_dataloader(train=True, batch_size=self.batch_size, num_workers=0)
+            trainer = pl.Trainer(
+                accelerator="auto", devices=1, precision=precision(), max_epochs=self.max_epochs,
+                limit_train_batches=self.limit_train_batches, gradient_clip_val=0.1,
+                logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                enable_model_summary=False, deterministic=True, default_root_dir=root)
+            trainer.fit(self.network_, train_dataloaders=loader)
+        self.network_ = self.network_.cpu().eval()
+        return self
+
+    def step_forecast(self, panel: Panel, rows: np.ndarray) -> np.ndarray:
+        """Per-step forecasts of the usable origins: quantiles, or samples for DeepAR."""
+        batch = build_batch(panel, rows, self.spec_)
+        samples = self.n_samples if self.architecture == "deepar" else None
+        return forward(self.network_, batch, n_samples=samples, seed=self.seed)
+
+    def forecast(self, panel: Panel, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        out = np.full((len(rows), self.horizon, len(QUANTILES)), np.nan)
+        ok = usable(panel, rows, self.spec_)
+        if ok.any():
+            steps = self.step_forecast(panel, rows[ok])
+            if self.architecture == "deepar":  # sample paths: sum them, then take quantiles
+                out[ok] = np.moveaxis(np.quantile(np.cumsum(steps, axis=1), QUANTILES, axis=-1), 0, -1)
+            else:
+                out[ok] = cumulative_quantiles(steps)
+        return out
+
+    def save(self, directory: Path) -> None:
+        from safetensors.torch import save_model
+
+        # save_model (not save_file): TFT ties weights across modules, stored once.
+        save_model(self.network_.cpu(), str(Path(directory, WEIGHTS_FILE)))
+        Path(directory, PARAMS_FILE).write_text(json.dumps(
+            {"params": self.get_params(), "spec": self.spec_.to_dict()}))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        from safetensors.torch import load_model
+
+        state = json.loads(Path(directory, PARAMS_FILE).read_text())
+        model = cls(**state["params"])
+        model.spec_ = DatasetSpec.from_dict(state["spec"])
+        with quiet():
+            network = make_network(model.architecture, placeholder_dataset(model.spec_),
+                                   model.hidden_size, model.learning_rate)
+        load_model(network, str(Path(directory, WEIGHTS_FILE)), strict=True)
+        model.network_ = network.eval()
+        return model
+
+
+class quiet:  # noqa: N801 - used as a context manager, reads like `with quiet():`
+    """Silence Lightning's banners and pytorch-forecasting's hyperparameter warnings."""
+
+    def __enter__(self) -> None:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._warnings.__exit__(*exc)

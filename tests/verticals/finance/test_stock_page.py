@@ -1,0 +1,65 @@
+"""Stock forecasting's own section rendered with AppTest on a small store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import registry
+from core.store.bulk import insert_frame
+from core.store.engine import ensure_task_table, make_engine, migrate
+from core.store.schema import predictions
+from verticals.finance.stock_forecasting import TASK
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def stock_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Sample bars, a random walk and a drift model trained (smoke) and scored at the last day."""
+    home: Path = tmp_path_factory.mktemp("stock-home")
+    url = f"sqlite:///{home / 'verticals.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VERTICALS_HOME", str(home))
+        engine = make_engine(url)
+        migrate(engine)
+        frame = TASK.sample(300, 0)
+        with engine.begin() as conn:
+            insert_frame(conn, ensure_task_table(engine, TASK), frame)
+        candidates = TASK.kind.train(TASK, TASK.feature_frame(frame), profile="smoke", seed=0,
+                                     models=("random_walk", "drift"))
+        for candidate in candidates:
+            registry.register(engine, TASK, candidate, profile="smoke")
+        champion = registry.promote_best(engine, TASK)
+        ledger = next(c for c in candidates if c.name == champion.model).predictor.predict(
+            TASK.feature_frame(frame))
+        with engine.begin() as conn:
+            insert_frame(conn, predictions, ledger.assign(
+                task=TASK.name, model_version_id=champion.id, run_id=None, batch=0))
+        engine.dispose()
+    return url
+
+
+def section(url: str) -> None:
+    from dashboards.context import make_context
+    from verticals.finance.stock_forecasting import TASK
+
+    TASK.page(make_context(TASK, url))
+
+
+def test_page_shows_fan_error_var_and_leaderboard(stock_store: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERTICALS_HOME", str(Path(stock_store.removeprefix("sqlite:///")).parent))
+    at = AppTest.from_function(section, args=(stock_store,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="stock_ticker").options == ["TCK1", "TCK2", "TCK3"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "random walk" in text
+    assert len(at.get("plotly_chart")) == 3  # fan, error over time, VaR
+    board = at.dataframe[0].value
+    assert set(board["model"]) == {"random_walk", "drift"}
+    assert board.loc[board["model"] == "random_walk", "mae_ratio"].iloc[0] == pytest.approx(1.0)
+    at.radio(key="stock_horizon").set_value(5).run()
+    assert not at.exception

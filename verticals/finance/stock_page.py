@@ -1,0 +1,157 @@
+"""Stock forecasting's dashboard section: fan charts, error vs the random walk, VaR, leaderboard."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import sqlalchemy as sa
+import streamlit as st
+
+from core.store.schema import predictions
+
+if TYPE_CHECKING:
+    from dashboards.context import PageContext
+
+HISTORY_DAYS = 120
+BAND = "rgba(31, 119, 180, {})"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def latest_forecasts(url: str, task: str, version_id: int) -> pd.DataFrame:
+    """The champion's ledger rows at each ticker's latest origin (the newest `score`)."""
+    from dashboards.context import engine_for
+
+    latest = (sa.select(predictions.c.entity_key, sa.func.max(predictions.c.as_of).label("as_of"))
+              .where(predictions.c.task == task, predictions.c.model_version_id == version_id)
+              .group_by(predictions.c.entity_key).subquery())
+    query = (sa.select(predictions.c.entity_key, predictions.c.as_of, predictions.c.horizon,
+                       predictions.c.score, predictions.c.payload)
+             .join(latest, sa.and_(latest.c.entity_key == predictions.c.entity_key,
+                                   latest.c.as_of == predictions.c.as_of))
+             .where(predictions.c.task == task, predictions.c.model_version_id == version_id)
+             .order_by(predictions.c.entity_key, predictions.c.horizon))
+    with engine_for(url).connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(),
+                            columns=["ticker", "as_of", "horizon", "score", "payload"])
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def price_history(url: str, table_name: str, ticker: str, limit: int = HISTORY_DAYS) -> pd.DataFrame:
+    from dashboards.context import engine_for
+
+    table = sa.table(table_name, sa.column("ticker"), sa.column("date"), sa.column("adj_close"))
+    query = (sa.select(table.c.date, table.c.adj_close).where(table.c.ticker == ticker)
+             .order_by(table.c.date.desc()).limit(limit))
+    with engine_for(url).connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["date", "adj_close"])
+    return frame.assign(date=pd.to_datetime(frame["date"])).sort_values("date")
+
+
+def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, ticker: str) -> go.Figure:
+    """History, then the median price path with the 80% and 95% bands."""
+    figure = go.Figure(go.Scatter(x=history["date"], y=history["adj_close"], name="Adj Close",
+                                  line={"color": "#333"}))
+    payloads = [json.loads(p) for p in forecast["payload"]]
+    origin = pd.Timestamp(forecast["as_of"].iloc[0])
+    dates = [origin] + list(pd.bdate_range(origin, periods=len(payloads) + 1)[1:])
+    last = payloads[0]["last_price"]
+    for lo, hi, alpha in (("0.025", "0.975", 0.15), ("0.1", "0.9", 0.3)):
+        upper = [last] + [p["price_quantiles"][hi] for p in payloads]
+        lower = [last] + [p["price_quantiles"][lo] for p in payloads]
+        figure.add_trace(go.Scatter(x=dates + dates[::-1], y=upper + lower[::-1], fill="toself",
+                                    fillcolor=BAND.format(alpha), line={"width": 0},
+                                    name=f"{lo}-{hi}"))
+    figure.add_trace(go.Scatter(x=dates, y=[last] + [p["price"] for p in payloads],
+                                name="median", line={"color": BAND.format(1)}))
+    figure.update_layout(title=f"{ticker}: price and forecast fan", height=380,
+                         margin={"t": 40, "b": 20})
+    return figure
+
+
+def trace_frame(versions: list[Any]) -> pd.DataFrame:
+    """The one-step backtest rows every version stored in its params, stacked."""
+    parts = [pd.DataFrame(v.params["backtest"]).assign(model=f"{v.model} v{v.version}")
+             for v in versions if "backtest" in v.params]
+    if not parts:
+        return pd.DataFrame(columns=["series", "origin", "actual", "point", "model"])
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.assign(origin=pd.to_datetime(frame["origin"]))
+
+
+def error_over_time(trace: pd.DataFrame) -> pd.DataFrame:
+    """Monthly MAE of each model over the random walk's MAE (|actual|) on the same rows."""
+    month = trace["origin"].dt.to_period("M").dt.to_timestamp()
+    errors = trace.assign(month=month, model_error=(trace["actual"] - trace["point"]).abs(),
+                          rw_error=trace["actual"].abs())
+    grouped = errors.groupby(["model", "month"])[["model_error", "rw_error"]].mean()
+    return (grouped["model_error"] / grouped["rw_error"]).rename("mae_ratio").reset_index()
+
+
+def leaderboard(versions: list[Any], horizon: int) -> pd.DataFrame:
+    keys = ["mae_ratio", "mae", "coverage80", "coverage95", "direction_acc", "direction_base",
+            "var99_exceed", "kupiec_p99"]
+    rows = [{"model": v.model, "version": v.version,
+             **{k: v.metrics.get(f"{k}@{horizon}") for k in keys}} for v in versions]
+    return pd.DataFrame(rows).sort_values("mae_ratio", na_position="last")
+
+
+def verdict(versions: list[Any]) -> str:
+    """A plain sentence on whether anything beats the random walk one day ahead."""
+    ratios = {v.model: v.metrics.get("mae_ratio@1") for v in versions if v.model != "random_walk"}
+    ratios = {m: r for m, r in ratios.items() if r is not None and np.isfinite(r)}
+    winners = sorted((r, m) for m, r in ratios.items() if r < 1.0)
+    if not winners:
+        return ("No model beats the random walk one day ahead: use the random walk's forecast "
+                "(no change) and read the other models' intervals as risk ranges only.")
+    r, m = winners[0]
+    return f"{m} beats the random walk one day ahead: its MAE is {r:.3f} times the random walk's."
+
+
+def page(ctx: PageContext) -> None:
+    """The section the stock-forecasting TASK names as `page=`."""
+    st.header(":material/show_chart: Stock forecasts")
+    if ctx.champion is None:
+        st.info(f"No champion yet: run `verticals train {ctx.task.name}` first.")
+        return
+    versions = ctx.query("versions")
+    st.markdown(verdict(versions))
+    forecasts = latest_forecasts(ctx.url, ctx.task.name, ctx.champion.id)
+    if forecasts.empty:
+        st.info(f"No forecasts yet: run `verticals score {ctx.task.name}`.")
+    else:
+        tickers = sorted(forecasts["ticker"].unique())
+        ticker = st.selectbox("Ticker", tickers, key="stock_ticker")
+        chosen = forecasts[forecasts["ticker"] == ticker]
+        history = price_history(ctx.url, ctx.table.name, ticker)
+        st.plotly_chart(fan_chart(history, chosen, ticker), use_container_width=True)
+    st.subheader("Backtest error against the random walk (1 day, monthly)")
+    trace = trace_frame(versions)
+    if not trace.empty:
+        ratio = error_over_time(trace)
+        figure = go.Figure([go.Scatter(x=g["month"], y=g["mae_ratio"], name=m, mode="lines")
+                            for m, g in ratio.groupby("model")])
+        figure.add_hline(y=1.0, line_dash="dash", annotation_text="random walk")
+        st.plotly_chart(figure, use_container_width=True)
+        champion = trace[trace["model"] == f"{ctx.champion.model} v{ctx.champion.version}"]
+        if "var99" in champion and champion["var99"].notna().any():
+            st.subheader("99% one-day VaR of the champion, exceedances marked")
+            ticker_rows = champion[champion["series"] == champion["series"].iloc[0]]
+            hits = ticker_rows[-ticker_rows["actual"] > ticker_rows["var99"]]
+            figure = go.Figure([
+                go.Scatter(x=ticker_rows["origin"], y=ticker_rows["actual"], name="return",
+                           mode="lines"),
+                go.Scatter(x=ticker_rows["origin"], y=-ticker_rows["var99"], name="-VaR 99%"),
+                go.Scatter(x=hits["origin"], y=hits["actual"], mode="markers", name="exceedance",
+                           marker={"color": "#cf222e", "size": 9}),
+            ])
+            st.plotly_chart(figure, use_container_width=True)
+            st.caption(f"{len(hits)} exceedances in {len(ticker_rows)} days for "
+                       f"{ticker_rows['series'].iloc[0]} (1% expected).")
+    st.subheader("Leaderboard per horizon")
+    horizon = st.radio("Horizon (days)", list(range(1, ctx.task.kind.horizon + 1)),
+                       horizontal=True, key="stock_horizon")
+    st.dataframe(leaderboard(versions, horizon), hide_index=True)
