@@ -164,7 +164,14 @@ def score(
                  batches=batches)
         result = ScoreResult(run_id=run.id, model_version=champion.version)
         reference = _reference(champion)
-        if scheduler:
+        by_series = hasattr(task.kind, "scoring_groups")  # forecasts need whole histories
+        if by_series and scheduler:
+            raise ScoreError(f"--scheduler is for row-wise Kinds; {task.name} scores whole "
+                             "series in one process")
+        if by_series:
+            groups = series_groups(engine, task, table, chunk_size)
+            parts = _score_series(engine, task, champion, groups, batches, reference)
+        elif scheduler:
             parts = _score_distributed(engine, task, champion, p, reference, scheduler)
         else:
             parts = _score_local(engine, task, table, champion, p, reference)
@@ -172,6 +179,8 @@ def score(
 
         def write(batch: int, ledger: pd.DataFrame, drift: dict[str, float]) -> None:
             with engine.begin() as conn:
+                if by_series:  # a forecast at the same origin replaces the earlier one
+                    replace_forecasts(conn, task, version_id=champion.id, ledger=ledger)
                 write_batch(conn, task, table, version_id=champion.id, run_id=run.id,
                             batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size)
             result.rows += len(ledger)
@@ -205,6 +214,48 @@ def _score_local(
             continue
         ledger, drift = predict_batch(task, predictor, frame, reference)
         yield batch, ledger, drift
+
+
+# --- Series-wise scoring: Kinds whose predictions need each series' whole history -----------
+
+
+def series_groups(engine: Engine, task: Task, table: sa.Table, chunk_size: int) -> list[list[str]]:
+    """Batches of whole series, as the Kind groups them (batch b = the b-th group)."""
+    column = table.c[task.kind.series]
+    with engine.connect() as conn:
+        keys = [str(k) for k in conn.execute(sa.select(column).distinct()).scalars()]
+    if not keys:
+        raise ScoreError(
+            f"table {table.name} is empty: ingest rows first (verticals ingest {task.name})"
+        )
+    return task.kind.scoring_groups(keys, chunk_size)
+
+
+def _score_series(
+    engine: Engine, task: Task, champion: Any, groups: list[list[str]],
+    batches: Sequence[int] | None, reference: dict[str, Any],
+) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
+    predictor = registry.load_predictor(engine, task, champion.version)
+    table = ensure_task_table(engine, task)
+    chosen = range(len(groups)) if batches is None else [b for b in batches if b < len(groups)]
+    for batch in chosen:
+        where = table.c[task.kind.series].in_(groups[batch])
+        with engine.connect() as conn:
+            frame = read_task_frame(conn, task, where, columns=task.kind.scoring_columns(task))
+        ledger, drift = predict_batch(task, predictor, frame, reference)
+        yield batch, ledger, drift
+
+
+def replace_forecasts(conn: sa.Connection, task: Task, *, version_id: int,
+                      ledger: pd.DataFrame) -> None:
+    """Delete this version's earlier forecasts of the same series at the same origins."""
+    if not len(ledger):
+        return
+    for as_of, keys in ledger.groupby("as_of")["entity_key"]:
+        conn.execute(predictions.delete().where(
+            predictions.c.task == task.name, predictions.c.model_version_id == version_id,
+            predictions.c.as_of == as_of.to_pydatetime(),
+            predictions.c.entity_key.in_(sorted(set(keys)))))
 
 
 # --- Dask scale-out: partitions are batches, read and predicted on the workers ---------------

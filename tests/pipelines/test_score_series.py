@@ -1,0 +1,56 @@
+"""Score for forecasting Kinds: whole series per batch, a re-run replaces forecasts at the origin."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from core.store.schema import predictions
+from core.task import get_task
+from pipelines.ingest import ingest
+from pipelines.score import ScoreError, score
+from pipelines.train import train
+
+TASK = get_task("finance.stock_forecasting")
+
+
+def _forecasts(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(predictions.c.entity_key, predictions.c.as_of,
+                                      predictions.c.horizon, predictions.c.batch,
+                                      predictions.c.payload)).all()
+    return pd.DataFrame(rows, columns=["entity_key", "as_of", "horizon", "batch", "payload"])
+
+
+def test_series_are_scored_whole_at_their_latest_date_and_rerun_replaces(engine) -> None:
+    frame = TASK.sample(160, 0)
+    tickers = sorted(frame[TASK.kind.series].unique())
+    ingest(engine, TASK, lambda: frame, source="frame")
+    train(engine, TASK, profile="smoke", models=("random_walk", "drift"))
+
+    first = score(engine, TASK, chunk_size=2)  # two series per batch
+    forecasts = _forecasts(engine)
+    horizons = TASK.kind.horizon
+    assert first.rows == len(tickers) * horizons == len(forecasts)
+    assert first.batches == list(range((len(tickers) + 1) // 2))
+    latest = frame.groupby(TASK.kind.series)[TASK.kind.time].max()
+    for ticker, rows in forecasts.groupby("entity_key"):
+        assert sorted(rows["horizon"]) == list(range(1, horizons + 1))
+        assert set(pd.to_datetime(rows["as_of"]).dt.tz_localize(None)) == {latest[ticker]}
+        for payload in rows["payload"]:  # the fan: monotone quantiles around the point
+            quantiles = json.loads(payload)["quantiles"]
+            values = [quantiles[q] for q in sorted(quantiles, key=float)]
+            assert values == sorted(values) and len(values) >= 5
+
+    score(engine, TASK, chunk_size=2)  # same origins again: replaced, not duplicated
+    assert len(_forecasts(engine)) == len(forecasts)
+
+
+def test_series_scoring_refuses_a_dask_scheduler(engine) -> None:
+    ingest(engine, TASK, lambda: TASK.sample(120, 1), source="frame")
+    train(engine, TASK, profile="smoke", models=("random_walk",))
+    with pytest.raises(ScoreError, match="scores whole series"):
+        score(engine, TASK, scheduler="local")
