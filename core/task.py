@@ -63,8 +63,9 @@ class Task:
     models: Mapping[str, Callable[..., Model]] | None = None
     # profile ("smoke" | "quick" | "full") -> model name -> keyword arguments for its factory.
     profiles: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
-    # Extra Streamlit section, called as page(ctx) with a dashboards.context.PageContext.
-    page: Callable[..., None] | None = None
+    # Extra Streamlit section: page(ctx) with a dashboards.context.PageContext, or a lazy
+    # "module:function" reference so loading the Task never imports Streamlit.
+    page: Callable[..., None] | str | None = None
     sample_rows: int = 3000
 
     @property
@@ -91,6 +92,18 @@ class Task:
                 f"Task {self.name} has no model {model!r}; candidates: {', '.join(factories)}"
             )
         return factories[model](**self.model_params(model, profile))
+
+    def page_function(self) -> Callable[..., None] | None:
+        """The page callable, importing a "module:function" reference on first use."""
+        if not isinstance(self.page, str):
+            return self.page
+        module_name, _, attribute = self.page.partition(":")
+        try:
+            return getattr(import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise TaskRegistryError(
+                f"Task {self.name}: page {self.page!r} cannot be loaded: {error}"
+            ) from error
 
     def feature_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The Task's domain features, or the frame itself when it declares none."""

@@ -77,8 +77,13 @@ def _check_declaration(task: Task) -> None:
             errors.append(f"dataset registered as {key!r} is named {dataset.name!r}")
         if not callable(dataset.load):
             errors.append(f"dataset {key!r}: load is not callable")
-    if task.page is not None and not callable(task.page):
-        errors.append("page must be a function page(ctx) or None")
+    try:
+        page = task.page_function()
+    except Exception as error:  # reported with the other declaration problems
+        errors.append(str(error))
+    else:
+        if page is not None and not callable(page):
+            errors.append("page must be a function page(ctx), a 'module:function' string or None")
     if errors:
         raise ValueError("; ".join(errors))
 

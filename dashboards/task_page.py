@@ -57,6 +57,7 @@ def render(task: Task, url: str | None = None) -> None:
         drift_section(ctx)
     with runs:
         run_history(ctx)
-    if task.page is not None:
+    page = task.page_function()
+    if page is not None:
         st.divider()
-        task.page(ctx)
+        page(ctx)

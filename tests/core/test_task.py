@@ -79,3 +79,25 @@ def test_unknown_profile_and_model_are_clear_errors() -> None:
         task.model_params(next(iter(task.candidates())), "huge")
     with pytest.raises(KeyError, match="no model 'oracle'"):
         task.build_model("oracle", "smoke")
+
+
+def test_a_page_reference_loads_lazily_and_a_bad_one_is_named() -> None:
+    task = get_task("finance.credit_scoring")
+    assert isinstance(task.page, str)  # loading the Task imported no Streamlit page
+    from verticals.finance.credit_page import render
+
+    assert task.page_function() is render
+    broken = replace(task, page="verticals.finance.nowhere:render")
+    with pytest.raises(TaskRegistryError, match="page 'verticals.finance.nowhere:render'"):
+        broken.page_function()
+
+
+def test_loading_every_task_imports_no_streamlit() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.task import tasks; tasks(); "
+            "print('streamlit' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

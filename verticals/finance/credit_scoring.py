@@ -61,13 +61,6 @@ def features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(monthly_payment=(frame["credit_amount"] / months).round(2))
 
 
-def page(ctx) -> None:
-    """The credit section of the dashboard (imported here on use: pipelines never load Streamlit)."""
-    from verticals.finance.credit_page import render
-
-    render(ctx)
-
-
 TASK = Task(
     name="finance.credit_scoring",
     title="Credit scoring",
@@ -77,7 +70,7 @@ TASK = Task(
     schema=SCHEMA,
     sample=data.sample,
     features=features,
-    page=page,
+    page="verticals.finance.credit_page:render",
     datasets={
         "german_credit": Dataset(
             "german_credit", "Statlog German credit (UCI): folder with german_credit.csv or "

@@ -10,7 +10,6 @@ import pandera.pandas as pa
 
 from core.kinds.forecasting import Forecasting
 from core.task import Dataset, Task
-from verticals.finance.stock_page import page
 
 SCHEMA = pa.DataFrameSchema({
     "ticker": pa.Column(str, pa.Check.str_length(1, 20)),
@@ -133,6 +132,6 @@ TASK = Task(
                   "lightgbm": {"n_estimators": 60}},
         "full": {"tft": DEEP_FULL, "nhits": DEEP_FULL, "deepar": DEEP_FULL},
     },
-    page=page,
+    page="verticals.finance.stock_page:page",
     sample_rows=2500,
 )

@@ -11,13 +11,6 @@ from core.task import Dataset, Task
 from verticals.healthcare.imaging_sources import load_dicom, load_image_folder, load_medmnist
 from verticals.healthcare.lesions import sample
 
-
-def _page(ctx) -> None:  # imported late: the Task loads without Streamlit
-    from verticals.healthcare.imaging_page import page
-
-    page(ctx)
-
-
 # One study image per row; `image` is a base64 PNG (core.images), `study` a pseudonymous key.
 SCHEMA = pa.DataFrameSchema({
     "id": pa.Column(str, unique=True),
@@ -69,6 +62,6 @@ TASK = Task(
     datasets=DATASETS,
     features=features,
     profiles=PROFILES,
-    page=_page,
+    page="verticals.healthcare.imaging_page:page",
     sample_rows=400,
 )

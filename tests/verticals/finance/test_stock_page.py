@@ -46,7 +46,7 @@ def section(url: str) -> None:
     from dashboards.context import make_context
     from verticals.finance.stock_forecasting import TASK
 
-    TASK.page(make_context(TASK, url))
+    TASK.page_function()(make_context(TASK, url))
 
 
 def test_page_shows_fan_error_var_and_leaderboard(stock_store: str,
