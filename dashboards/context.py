@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from core.store import queries, schema
+from core.store import input_queries, queries, schema
 from core.store.engine import database_url, make_engine, read_task_frame
 from core.task import Task
 from dashboards.components.fields import Field, schema_fields
@@ -38,8 +38,8 @@ def cached_query(url: str, name: str, *args: Any, **kwargs: Any) -> Any:
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def cached_input_query(url: str, task_name: str, name: str, *args: Any, _task: Task,
                        **kwargs: Any) -> Any:
-    """Run `core.store.queries.<name>(engine, <the Task's input table>, ...)`, cached."""
-    return getattr(queries, name)(engine_for(url), input_table(_task), *args, **kwargs)
+    """Run `core.store.input_queries.<name>(engine, <the Task's input table>, ...)`, cached."""
+    return getattr(input_queries, name)(engine_for(url), input_table(_task), *args, **kwargs)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=64)
@@ -84,7 +84,7 @@ class PageContext:
         return cached_query(self.url, name, self.task.name, *args, **kwargs)
 
     def input_query(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """A cached `core.store.queries` call on this Task's input table."""
+        """A cached `core.store.input_queries` call on this Task's input table."""
         return cached_input_query(self.url, self.task.name, name, *args, _task=self.task,
                                   **kwargs)
 

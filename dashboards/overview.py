@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.store.queries import PSI_FLAG
+from core.monitor import PSI_FLAG
 from core.task import Task
 from dashboards.components import charts
 from dashboards.components.formats import champion_sentence, count, metric_name, metric_value, when

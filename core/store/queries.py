@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,13 +22,8 @@ from core.store.schema import (
 )
 
 CHAMPION = "champion"
-# Drift threshold of docs/architecture.md (drift_reports.flag): PSI at or above it is a shift.
-PSI_FLAG = 0.2
 MAX_ROWS = 1000
 MAX_CATEGORIES = 50
-
-# A filter is column -> list of allowed values (IN) or a (low, high) pair (BETWEEN, inclusive).
-Filters = Mapping[str, Sequence[Any] | tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -351,132 +346,3 @@ def predictions_for(engine: Engine, task: str, entity_key: str, limit: int = 50)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=["model_version_id", *[c.name for c in _PREDICTION_COLUMNS]])
-
-
-# --- input tables (data explorer, PSI by month) ---------------------------------------------
-
-
-def _where(table: sa.Table, filters: Filters | None) -> list[sa.ColumnElement[bool]]:
-    clauses: list[sa.ColumnElement[bool]] = []
-    for name, allowed in (filters or {}).items():
-        column = table.c[name]
-        if isinstance(allowed, tuple):
-            low, high = allowed
-            clauses.append(column.between(low, high))
-        else:
-            clauses.append(column.in_(list(allowed)))
-    return clauses
-
-
-def count_rows(engine: Engine, table: sa.Table, filters: Filters | None = None) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(*_where(table, filters))
-        ).scalar_one()
-
-
-def category_counts(
-    engine: Engine, table: sa.Table, column: str, filters: Filters | None = None,
-    target: str | None = None, limit: int = MAX_CATEGORIES,
-) -> pd.DataFrame:
-    """Rows per value of a column (most frequent first), with the target's mean when given."""
-    col = table.c[column]
-    count = sa.func.count().label("rows")
-    selected: list[Any] = [col.label("value"), count]
-    if target is not None:
-        selected.append(mean_of(table.c[target]).label("target_rate"))
-    query = (sa.select(*selected).where(*_where(table, filters)).group_by(col)
-             .order_by(count.desc(), col).limit(limit))
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    columns = ["value", "rows"] + (["target_rate"] if target is not None else [])
-    return pd.DataFrame(rows, columns=columns)
-
-
-def numeric_range(engine: Engine, table: sa.Table, column: str) -> tuple[float, float] | None:
-    with engine.connect() as conn:
-        low, high = conn.execute(
-            sa.select(sa.func.min(table.c[column]), sa.func.max(table.c[column]))).one()
-    return None if low is None else (float(low), float(high))
-
-
-def numeric_histogram(
-    engine: Engine, table: sa.Table, column: str, edges: Sequence[float],
-    filters: Filters | None = None, target: str | None = None,
-) -> pd.DataFrame:
-    """Rows per bin of a numeric column (bins from `edges`), with the target's mean when given."""
-    col = table.c[column]
-    index = bin_index(col, edges).label("bin")
-    selected: list[Any] = [index, sa.func.count().label("rows")]
-    if target is not None:
-        selected.append(mean_of(table.c[target]).label("target_rate"))
-    query = (sa.select(*selected).where(col.is_not(None), *_where(table, filters))
-             .group_by(index).order_by(index))
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    frame = pd.DataFrame(rows, columns=["bin", "rows"] + (["target_rate"] if target else []))
-    frame["low"] = [edges[int(i)] for i in frame["bin"]]
-    frame["high"] = [edges[int(i) + 1] for i in frame["bin"]]
-    return frame
-
-
-def monthly_counts(
-    engine: Engine, table: sa.Table, date_column: str, filters: Filters | None = None,
-    target: str | None = None,
-) -> pd.DataFrame:
-    """Rows per calendar month of a date column, with the target's mean when given."""
-    month = month_of(table.c[date_column], engine.dialect.name).label("month")
-    selected: list[Any] = [month, sa.func.count().label("rows")]
-    if target is not None:
-        selected.append(mean_of(table.c[target]).label("target_rate"))
-    query = (sa.select(*selected).where(table.c[date_column].is_not(None),
-                                        *_where(table, filters))
-             .group_by(month).order_by(month).limit(MAX_ROWS))
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return pd.DataFrame(rows, columns=["month", "rows"] + (["target_rate"] if target else []))
-
-
-def sample_rows(
-    engine: Engine, table: sa.Table, filters: Filters | None = None, limit: int = 200,
-) -> pd.DataFrame:
-    """A capped sample of input rows matching the filters, in storage order."""
-    query = (sa.select(table).where(*_where(table, filters))
-             .order_by(next(iter(table.primary_key.columns))).limit(min(limit, MAX_ROWS)))
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return pd.DataFrame(rows, columns=[c.name for c in table.columns])
-
-
-def distinct_keys(engine: Engine, table: sa.Table, key_column: str, limit: int = 200) -> list[Any]:
-    """The first `limit` ids of an input table (choices for a picker)."""
-    with engine.connect() as conn:
-        return list(conn.execute(
-            sa.select(table.c[key_column]).order_by(table.c[key_column]).limit(limit)).scalars())
-
-
-def profile_bucket(column: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[int]:
-    """The bucket of core.monitor's numeric profile: i holds edges[i-1] < x <= edges[i]; the
-    one past the last edge holds larger values and the next one missing values."""
-    whens: list[tuple[Any, int]] = [(column.is_(None), len(edges) + 1)]
-    whens += [(column <= edge, i) for i, edge in enumerate(edges)]
-    return sa.case(*whens, else_=len(edges))
-
-
-def monthly_profile_counts(
-    engine: Engine, table: sa.Table, date_column: str, column: str,
-    edges: Sequence[float] | None = None,
-) -> pd.DataFrame:
-    """Rows per (month, bucket) in core.monitor's numeric buckets when `edges` are given, else
-    per (month, raw value) with missing values as None: the counts PSI by month needs."""
-    month = month_of(table.c[date_column], engine.dialect.name).label("month")
-    value = (profile_bucket(table.c[column], edges) if edges is not None
-             else table.c[column]).label("value")
-    query = (
-        sa.select(month, value, sa.func.count().label("rows"))
-        .where(table.c[date_column].is_not(None))
-        .group_by(month, value).order_by(month).limit(50 * MAX_ROWS)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return pd.DataFrame(rows, columns=["month", "value", "rows"])

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.store.queries import PSI_FLAG, ModelSummary
+from core.monitor import PSI_FLAG
+from core.store.queries import ModelSummary
 from dashboards.components.formats import metric_name
 
 ACCENT = "#1f6feb"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.store.queries import PSI_FLAG
+from core.monitor import PSI_FLAG
 from dashboards.components import charts
 from dashboards.context import PageContext
 

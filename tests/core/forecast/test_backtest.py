@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from core.forecast import backtest
-from core.forecast.panel import build_panel
 from core.models.deep_forecasters import DeepForecaster
 from core.models.forecasters import AutoRegressive, Drift, LightGBMQuantile, RandomWalk
 from verticals.finance.stock_forecasting import TASK, features

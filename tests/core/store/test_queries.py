@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from core.store import queries
+from core.store import input_queries, queries
 from core.store.schema import task_table
 from tests.dashboards.handmade import ROWS, Store, populate
 from tests.fakes import make_task
@@ -83,41 +83,41 @@ def test_prediction_queries(engine: sa.Engine, store: Store) -> None:
 def test_input_table_aggregates(engine: sa.Engine, store: Store) -> None:
     table = task_table(store.task, sa.MetaData())
     frame = store.frame
-    counts = queries.category_counts(engine, table, "region", target="default")
+    counts = input_queries.category_counts(engine, table, "region", target="default")
     known = counts.dropna(subset=["value"])
     assert dict(zip(known["value"], known["rows"], strict=True)) == frame["region"].value_counts(
         ).to_dict()
     assert counts[counts["value"].isna()]["rows"].tolist() == [frame["region"].isna().sum()]
     north = frame[frame["region"] == "north"]["default"].astype(float).mean()
     assert counts.set_index("value").loc["north", "target_rate"] == pytest.approx(north)
-    owner = queries.category_counts(engine, table, "owner", target="owner")
+    owner = input_queries.category_counts(engine, table, "owner", target="owner")
     assert owner.set_index("value")["target_rate"].to_dict() == {True: 1.0, False: 0.0}
 
-    low, high = queries.numeric_range(engine, table, "months")
+    low, high = input_queries.numeric_range(engine, table, "months")
     assert (low, high) == (frame["months"].min(), frame["months"].max())
     edges = [6, 24, 48, 72]
-    hist = queries.numeric_histogram(engine, table, "months", edges, {"region": ["north"]})
+    hist = input_queries.numeric_histogram(engine, table, "months", edges, {"region": ["north"]})
     months = frame[frame["region"] == "north"]["months"]
     assert hist["rows"].tolist() == [int(((months >= 6) & (months < 24)).sum()),
                                      int(((months >= 24) & (months < 48)).sum()),
                                      int((months >= 48).sum())]
-    assert queries.count_rows(engine, table, {"months": (10.0, 20.0)}) == int(
+    assert input_queries.count_rows(engine, table, {"months": (10.0, 20.0)}) == int(
         frame["months"].between(10, 20).sum())
-    sample = queries.sample_rows(engine, table, {"owner": [True]}, limit=5)
+    sample = input_queries.sample_rows(engine, table, {"owner": [True]}, limit=5)
     assert len(sample) == 5 and sample["owner"].all()
-    assert queries.distinct_keys(engine, table, "application_id", 3) == [
+    assert input_queries.distinct_keys(engine, table, "application_id", 3) == [
         "A0000000", "A0000001", "A0000002"]
 
 
 def test_months_on_both_dialects(engine: sa.Engine, store: Store) -> None:
     table = task_table(store.task, sa.MetaData())
     frame = store.frame
-    monthly = queries.monthly_counts(engine, table, "applied_at", target="default")
+    monthly = input_queries.monthly_counts(engine, table, "applied_at", target="default")
     expected = frame["applied_at"].dt.strftime("%Y-%m").value_counts().sort_index()
     assert monthly["month"].tolist() == expected.index.tolist()
     assert monthly["rows"].tolist() == expected.tolist()
     edges = [12.0, 40.0]
-    buckets = queries.monthly_profile_counts(engine, table, "applied_at", "months", edges)
+    buckets = input_queries.monthly_profile_counts(engine, table, "applied_at", "months", edges)
     first = buckets[buckets["month"] == expected.index[0]].set_index("value")["rows"]
     in_month = frame[frame["applied_at"].dt.strftime("%Y-%m") == expected.index[0]]["months"]
     assert first.get(0, 0) == int((in_month <= 12).sum())
