@@ -114,3 +114,20 @@ def test_a_failing_load_writes_nothing(engine: sa.Engine, tmp_path: Path):
     table = ensure_task_table(engine, TASK)
     with engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+
+
+def test_medmnist_adapter_reads_an_rgb_multiclass_file_it_has_no_names_for(tmp_path: Path):
+    rng = np.random.default_rng(3)
+    arrays = {}
+    for split, n in (("train", 9), ("val", 3), ("test", 3)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28, 3), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 3).reshape(n, 1)
+    path = tmp_path / "somenewmnist.npz"
+    np.savez(path, **arrays)
+    frame = TASK.datasets["medmnist"].load(path)
+    TASK.schema.validate(frame)
+    assert frame["split"].value_counts().to_dict() == {"train": 9, "val": 3, "test": 3}
+    assert sorted(frame["label"].unique()) == ["class_0", "class_1", "class_2"]
+    first = images.decode(frame["image"].iloc[0])
+    assert first.shape == (28, 28, 3)  # colour survives the PNG round trip
+    assert np.array_equal(first, arrays["train_images"][0])
