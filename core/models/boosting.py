@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
+from core.models.protocol import constructor_params
 
 MODEL_FILE = "model.txt"
 META_FILE = "lightgbm.json"
@@ -43,9 +44,7 @@ class LightGBM:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "n_estimators", "learning_rate", "num_leaves", "max_depth", "min_child_samples",
-            "subsample", "colsample_bytree", "reg_lambda", "max_cat_to_onehot", "n_jobs", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -19,11 +19,16 @@ import numpy as np
 
 from core.device import precision, seed_everything
 from core.forecast.dataset import (
-    DatasetSpec, build_dataset, dataset_spec, long_frame, placeholder_dataset,
+    DatasetSpec,
+    build_dataset,
+    dataset_spec,
+    long_frame,
+    placeholder_dataset,
 )
 from core.forecast.fast_predict import build_batch, forward, usable
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel
+from core.models.protocol import constructor_params
 
 WEIGHTS_FILE = "network.safetensors"
 PARAMS_FILE = "forecaster.json"
@@ -32,7 +37,7 @@ ARCHITECTURES = ("tft", "nhits", "deepar")
 
 def make_network(architecture: str, dataset: Any, hidden_size: int, learning_rate: float) -> Any:
     """The pytorch-forecasting network for `architecture`, sized from the dataset."""
-    from pytorch_forecasting import NHiTS, DeepAR, TemporalFusionTransformer
+    from pytorch_forecasting import DeepAR, NHiTS, TemporalFusionTransformer
     from pytorch_forecasting.metrics import NormalDistributionLoss, QuantileLoss
 
     if architecture == "tft":
@@ -81,9 +86,7 @@ class DeepForecaster:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "architecture", "horizon", "encoder_length", "hidden_size", "learning_rate",
-            "max_epochs", "batch_size", "limit_train_batches", "n_samples", "freq", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -18,6 +18,7 @@ from scipy import stats
 from core.forecast.features import lag_features
 from core.forecast.metrics import QUANTILES
 from core.forecast.panel import Panel
+from core.models.protocol import constructor_params
 
 PARAMS_FILE = "forecaster.json"
 MIN_ROWS = 30  # fewer standardized errors than this and the normal quantiles are used instead
@@ -123,7 +124,7 @@ class AutoRegressive:
         self.window = window
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"horizon": self.horizon, "max_p": self.max_p, "window": self.window}
+        return constructor_params(self)
 
     def fit(self, panel: Panel) -> Self:
         self.coefs_: dict[str, dict[str, Any]] = {}
@@ -221,9 +222,7 @@ class LightGBMQuantile:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "horizon", "lags", "n_estimators", "learning_rate", "num_leaves",
-            "min_child_samples", "subsample", "n_jobs", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -8,6 +8,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from core.models.protocol import constructor_params
+
 LOGISTIC_FILE = "pixel_logistic.json"
 LIGHTGBM_FILE = "model.txt"
 LIGHTGBM_META = "pixel_lightgbm.json"
@@ -34,7 +36,7 @@ class PixelLogistic:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"C": self.C, "max_iter": self.max_iter, "seed": self.seed}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():
@@ -107,9 +109,7 @@ class PixelLightGBM:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "n_estimators", "learning_rate", "num_leaves", "min_child_samples",
-            "colsample_bytree", "subsample", "reg_lambda", "n_jobs", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Protocol, Self
 
@@ -35,3 +36,13 @@ class Model(Protocol):
 
     @classmethod
     def load(cls, directory: Path) -> Self: ...
+
+
+def constructor_params(model: object) -> dict[str, Any]:
+    """scikit-learn's get_params for our models: the constructor's arguments, read back.
+
+    Derived from the signature so the constructor stays the one list of hyperparameters.
+    """
+    parameters = inspect.signature(type(model).__init__).parameters.values()
+    return {p.name: getattr(model, p.name) for p in parameters
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
+from core.models.protocol import constructor_params
 
 FILE = "scorecard.json"
 
@@ -41,9 +42,7 @@ class Scorecard:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "max_n_prebins", "min_prebin_size", "monotonic_trend", "C", "pdo", "base_points",
-            "base_odds", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.evaluate import stratified_split
+from core.models.protocol import constructor_params
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -104,9 +105,7 @@ class ImageCNN:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "width", "layers", "augment", "tta", "ensemble", "max_epochs", "batch_size",
-            "learning_rate", "weight_decay", "patience", "valid_fraction", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():

@@ -13,6 +13,7 @@ from torch import nn
 
 from core.evaluate import stratified_split
 from core.models.encoding import category_maps, to_array
+from core.models.protocol import constructor_params
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -73,9 +74,7 @@ class TabularMLP:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "hidden", "dropout", "max_epochs", "batch_size", "learning_rate", "weight_decay",
-            "patience", "valid_fraction", "seed")}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():
