@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 
 MODEL_FILE = "model.txt"
 META_FILE = "lightgbm.json"
@@ -47,11 +47,7 @@ class LightGBM:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"LightGBM has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def _booster_params(self) -> dict[str, Any]:
         return {

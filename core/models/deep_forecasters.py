@@ -28,7 +28,7 @@ from core.forecast.dataset import (
 from core.forecast.fast_predict import build_batch, forward, usable
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 
 WEIGHTS_FILE = "network.safetensors"
 PARAMS_FILE = "forecaster.json"
@@ -89,9 +89,7 @@ class DeepForecaster:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(self, panel: Panel) -> Self:
         import lightning.pytorch as pl

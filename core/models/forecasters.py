@@ -18,7 +18,7 @@ from scipy import stats
 from core.forecast.features import lag_features
 from core.forecast.metrics import QUANTILES
 from core.forecast.panel import Panel
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 
 PARAMS_FILE = "forecaster.json"
 MIN_ROWS = 30  # fewer standardized errors than this and the normal quantiles are used instead
@@ -225,9 +225,7 @@ class LightGBMQuantile:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(self, panel: Panel) -> Self:
         import lightgbm as lgb

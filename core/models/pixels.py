@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 
 LOGISTIC_FILE = "pixel_logistic.json"
 LIGHTGBM_FILE = "model.txt"
@@ -39,11 +39,7 @@ class PixelLogistic:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"PixelLogistic has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, X_valid: np.ndarray | None = None,
             y_valid: np.ndarray | None = None) -> Self:
@@ -112,11 +108,7 @@ class PixelLightGBM:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"PixelLightGBM has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, X_valid: np.ndarray | None = None,
             y_valid: np.ndarray | None = None) -> Self:

@@ -46,3 +46,15 @@ def constructor_params(model: object) -> dict[str, Any]:
     parameters = inspect.signature(type(model).__init__).parameters.values()
     return {p.name: getattr(model, p.name) for p in parameters
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def set_constructor_params(model: Any, params: dict[str, Any]) -> Any:
+    """scikit-learn's set_params: only constructor arguments, an unknown name is an error."""
+    known = constructor_params(model)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"{type(model).__name__} has no parameter(s) {unknown}; "
+                         f"it takes {sorted(known)}")
+    for key, value in params.items():
+        setattr(model, key, value)
+    return model

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 
 FILE = "scorecard.json"
 
@@ -45,11 +45,7 @@ class Scorecard:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"Scorecard has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, *,

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.evaluate import stratified_split
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -108,11 +108,7 @@ class ImageCNN:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"ImageCNN has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def _build(self) -> AugmentedResNet:
         return AugmentedResNet(self.in_channels_, self.n_classes_, self.size_, self.width,

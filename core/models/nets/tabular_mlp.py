@@ -13,7 +13,7 @@ from torch import nn
 
 from core.evaluate import stratified_split
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params
+from core.models.protocol import constructor_params, set_constructor_params
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -77,11 +77,7 @@ class TabularMLP:
         return constructor_params(self)
 
     def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"TabularMLP has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
+        return set_constructor_params(self, params)
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, *,

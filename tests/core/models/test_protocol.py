@@ -26,3 +26,13 @@ class Example:
 
 def test_constructor_params_reads_back_what_the_constructor_stored() -> None:
     assert constructor_params(Example(5, rate=0.5)) == {"depth": 5, "rate": 0.5}
+
+
+def test_set_params_takes_constructor_arguments_only() -> None:
+    from core.models.protocol import set_constructor_params
+
+    model = set_constructor_params(Example(), {"depth": 7})
+    assert constructor_params(model) == {"depth": 7, "rate": 0.1}
+    with pytest.raises(ValueError, match=r"Example has no parameter\(s\) \['width'\]"):
+        set_constructor_params(model, {"width": 2})
+    assert model.depth == 7  # a refused call changes nothing
