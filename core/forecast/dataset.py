@@ -13,7 +13,7 @@ from core.forecast.panel import Panel
 if TYPE_CHECKING:
     from pytorch_forecasting import TimeSeriesDataSet
 
-TARGET = "y"  # one-step change of the level (daily log return for prices)
+TARGET = "y"  # one-step change over the volatility known before it (Panel.scaled_change)
 KNOWN_REALS = ("dow",)  # calendar: known for every future step
 UNKNOWN = "\x00unknown"  # target_scale key for series the dataset never saw (code 0, the NaN class)
 
@@ -60,12 +60,15 @@ def calendar(times: np.ndarray) -> np.ndarray:
 
 
 def long_frame(panel: Panel) -> pd.DataFrame:
-    """Rows with a change (each series' first row has none) in pytorch-forecasting's shape."""
-    frame = panel.frame[panel.frame["change"].notna()]
+    """Rows with a scaled change (not a series' first WARMUP rows) in pytorch-forecasting's
+    shape. The networks learn moves in volatility units, as LightGBM does: the shape of a move
+    is far more stable across calm and stormy years than its size, which the EWMA supplies."""
+    rows = np.flatnonzero(np.isfinite(panel.scaled_change))
+    frame = panel.frame.iloc[rows]
     return pd.DataFrame({
         "series": frame["series"].astype("str").to_numpy(),
         "time_idx": frame["pos"].to_numpy(dtype=np.int64),
-        TARGET: frame["change"].to_numpy(dtype=float),
+        TARGET: panel.scaled_change[rows],
         "dow": calendar(frame["time"].to_numpy()),
     })
 
@@ -154,7 +157,8 @@ def predict_frame(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> pd.DataF
         parts.append(pd.DataFrame({
             "series": frame["series"].iloc[row], "origin": n,
             "time_idx": np.arange(pos - spec.encoder_length + 1, pos + spec.horizon + 1),
-            TARGET: np.r_[past["change"].to_numpy(dtype=float), np.zeros(spec.horizon)],
+            TARGET: np.r_[panel.scaled_change[row - spec.encoder_length + 1: row + 1],
+                          np.zeros(spec.horizon)],
             "dow": np.r_[calendar(past["time"].to_numpy()), calendar(future)],
         }))
     return pd.concat(parts, ignore_index=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.forecast.dataset import TARGET, UNKNOWN, DatasetSpec, calendar, future_times
-from core.forecast.panel import Panel
+from core.forecast.panel import WARMUP, Panel
 
 if TYPE_CHECKING:
     import torch
@@ -22,8 +22,9 @@ SMALL_BATCH = 512  # origins x series below which inference runs on one thread
 
 
 def usable(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> np.ndarray:
-    """Origins with a full encoder window of changes (the first row of a series has none)."""
-    return panel.pos[np.asarray(rows)] >= spec.encoder_length
+    """Origins with a full encoder window of scaled changes (none in a series' first
+    WARMUP rows)."""
+    return panel.pos[np.asarray(rows)] >= WARMUP + spec.encoder_length - 1
 
 
 def build_batch(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> dict[str, torch.Tensor]:
@@ -32,7 +33,7 @@ def build_batch(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> dict[str, 
 
     rows = np.asarray(rows)
     if not usable(panel, rows, spec).all():
-        raise ValueError(f"every origin needs {spec.encoder_length} past changes")
+        raise ValueError(f"every origin needs {WARMUP + spec.encoder_length - 1} past rows")
     E, H = spec.encoder_length, spec.horizon
     window = rows[:, None] + np.arange(-E + 1, 1)[None, :]
     keys = panel.series[rows]
@@ -40,7 +41,7 @@ def build_batch(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> dict[str, 
     # Unseen series: the NaN class and the normalizer's fallback scale, as the library does.
     scale = np.array([spec.target_scale.get(k, spec.target_scale[UNKNOWN]) for k in keys],
                      dtype=np.float64)
-    y_enc = panel.change[window]
+    y_enc = panel.scaled_change[window]
     times = panel.time
     columns_enc, columns_dec = [], []
     future = future_times(times[rows], H, spec.freq)

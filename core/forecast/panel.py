@@ -10,6 +10,7 @@ import pandas as pd
 
 EWMA_LAMBDA = 0.94  # RiskMetrics daily decay: recent shocks dominate the volatility estimate
 VOL_FLOOR = 1e-8
+WARMUP = 20  # rows before a series' EWMA volatility is trusted to scale its changes (~1/(1-λ))
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class Panel:
     @cached_property
     def sigma(self) -> np.ndarray:
         return self.frame["sigma"].to_numpy(dtype=float)
+
+    @cached_property
+    def scaled_change(self) -> np.ndarray:
+        """change[row] / sigma[row - 1]: the move in units of the volatility known the day
+        before it (NaN for the first WARMUP rows of a series, while the EWMA settles)."""
+        out = np.full(len(self.frame), np.nan)
+        rows = np.flatnonzero(self.pos >= WARMUP)
+        out[rows] = self.change[rows] / self.sigma[rows - 1]
+        return out
 
     @cached_property
     def time(self) -> np.ndarray:

@@ -28,11 +28,15 @@ from core.forecast.dataset import (
 from core.forecast.fast_predict import build_batch, forward, usable
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel
+from core.forecast.tails import standardized_quantiles, with_empirical_tails
 from core.models.protocol import constructor_params, set_constructor_params
 
 WEIGHTS_FILE = "network.safetensors"
 PARAMS_FILE = "forecaster.json"
 ARCHITECTURES = ("tft", "nhits", "deepar")
+# DeepAR's Gaussian likelihood has thin tails (its 99% VaR was exceeded 2.3% of the time on
+# 2017-2019 stocks): it keeps its 10-90% body and takes tails from the data's shape.
+EMPIRICAL_TAILS = ("deepar",)
 
 
 def make_network(architecture: str, dataset: Any, hidden_size: int, learning_rate: float) -> Any:
@@ -46,8 +50,11 @@ def make_network(architecture: str, dataset: Any, hidden_size: int, learning_rat
             hidden_continuous_size=max(hidden_size // 2, 1), learning_rate=learning_rate,
             loss=QuantileLoss(list(QUANTILES)), log_interval=-1)
     if architecture == "nhits":
+        # naive_level=False: by default N-HiTS adds the last encoder value to every forecast,
+        # right for levels but for changes it echoes yesterday's return (MAE x sqrt 2).
         return NHiTS.from_dataset(dataset, hidden_size=hidden_size, learning_rate=learning_rate,
-                                  loss=QuantileLoss(list(QUANTILES)), log_interval=-1)
+                                  loss=QuantileLoss(list(QUANTILES)), naive_level=False,
+                                  log_interval=-1)
     if architecture == "deepar":
         return DeepAR.from_dataset(dataset, hidden_size=hidden_size, rnn_layers=1,
                                    learning_rate=learning_rate, loss=NormalDistributionLoss(),
@@ -65,7 +72,13 @@ def cumulative_quantiles(steps: np.ndarray) -> np.ndarray:
 
 
 class DeepForecaster:
-    """One pytorch-forecasting network on the series' one-step changes, `horizon` steps ahead."""
+    """One pytorch-forecasting network on the series' one-step changes in volatility units
+    (Panel.scaled_change), `horizon` steps ahead, scaled back by the origin's EWMA volatility.
+
+    Why volatility units: trained on raw returns, the nets' intervals were as wide in calm
+    2017 as in the years they learned from (N-HiTS' 99% VaR was exceeded 7% of the time,
+    coverage95 0.85); scaled, every candidate's 80% and 95% coverage landed within 0.03.
+    """
 
     format = "pytorch_forecasting"
 
@@ -99,6 +112,7 @@ class DeepForecaster:
         with quiet(), tempfile.TemporaryDirectory() as root:
             dataset = build_dataset(frame, self.encoder_length, self.horizon)
             self.spec_ = dataset_spec(dataset, frame, self.freq)
+            self.shape_ = standardized_quantiles(panel, self.horizon)
             seed_everything(self.seed)
             torch.manual_seed(self.seed)
             self.network_ = make_network(self.architecture, dataset, self.hidden_size,
@@ -117,7 +131,9 @@ class DeepForecaster:
         """Per-step forecasts of the usable origins: quantiles, or samples for DeepAR."""
         batch = build_batch(panel, rows, self.spec_)
         samples = self.n_samples if self.architecture == "deepar" else None
-        return forward(self.network_, batch, n_samples=samples, seed=self.seed)
+        scaled = forward(self.network_, batch, n_samples=samples, seed=self.seed)
+        # Back to changes with the volatility known at the origin, for every step ahead.
+        return scaled * panel.sigma[rows][:, None, None]
 
     def forecast(self, panel: Panel, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)
@@ -128,7 +144,9 @@ class DeepForecaster:
             if self.architecture == "deepar":  # sample paths: sum them, then take quantiles
                 out[ok] = np.moveaxis(np.quantile(np.cumsum(steps, axis=1), QUANTILES, axis=-1), 0, -1)
             else:
-                out[ok] = cumulative_quantiles(steps)
+                out[ok] = cumulative_quantiles(np.sort(steps, axis=-1))
+            if self.architecture in EMPIRICAL_TAILS:
+                out[ok] = with_empirical_tails(out[ok], self.shape_)
         return out
 
     def save(self, directory: Path) -> None:
@@ -137,7 +155,8 @@ class DeepForecaster:
         # save_model (not save_file): TFT ties weights across modules, stored once.
         save_model(self.network_.cpu(), str(Path(directory, WEIGHTS_FILE)))
         Path(directory, PARAMS_FILE).write_text(json.dumps(
-            {"params": self.get_params(), "spec": self.spec_.to_dict()}))
+            {"params": self.get_params(), "spec": self.spec_.to_dict(),
+             "shape": self.shape_.tolist()}))
 
     @classmethod
     def load(cls, directory: Path) -> Self:
@@ -146,6 +165,7 @@ class DeepForecaster:
         state = json.loads(Path(directory, PARAMS_FILE).read_text())
         model = cls(**state["params"])
         model.spec_ = DatasetSpec.from_dict(state["spec"])
+        model.shape_ = np.asarray(state["shape"], dtype=float)
         with quiet():
             network = make_network(model.architecture, placeholder_dataset(model.spec_),
                                    model.hidden_size, model.learning_rate)
