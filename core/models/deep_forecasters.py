@@ -185,6 +185,9 @@ class quiet:  # noqa: N801 - used as a context manager, reads like `with quiet()
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # The library's LR schedule watches a val_loss; we hold out no validation set (the
+        # walk-forward is the validation) and Lightning says so every epoch.
+        warnings.filterwarnings("ignore", message="ReduceLROnPlateau conditioned on metric")
 
     def __exit__(self, *exc: object) -> None:
         self._warnings.__exit__(*exc)
