@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 TARGET = "y"  # one-step change over the volatility known before it (Panel.scaled_change)
 KNOWN_REALS = ("dow",)  # calendar: known for every future step
+VOLATILITY = "log_vol"  # log EWMA volatility at the row: the regime the scaled moves live in
 UNKNOWN = "\x00unknown"  # target_scale key for series the dataset never saw (code 0, the NaN class)
 
 
@@ -27,7 +28,7 @@ class DatasetSpec:
     horizon: int
     freq: str
     reals: tuple[str, ...]
-    scalers: dict[str, tuple[float, float]]  # known real -> (mean, scale) of its StandardScaler
+    scalers: dict[str, tuple[float, float]]  # non-target real -> (mean, scale) of its scaler
     codes: dict[str, int]  # series -> categorical code (unknown series: the NaN class 0)
     target_scale: dict[str, tuple[float, float]]  # series -> (center, scale) of the target
     groups: dict[str, int]  # series -> group-id code (only echoed in the batch)
@@ -56,28 +57,49 @@ def future_times(origins: np.ndarray, horizon: int, freq: str) -> np.ndarray:
 
 def calendar(times: np.ndarray) -> np.ndarray:
     """Day of week (0 = Monday) as floats: the known covariate."""
-    return pd.DatetimeIndex(np.ravel(times)).dayofweek.to_numpy(dtype=float).reshape(np.shape(times))
+    days = pd.DatetimeIndex(np.ravel(times)).dayofweek.to_numpy(dtype=float)
+    return days.reshape(np.shape(times))
+
+
+def observed(panel: Panel) -> tuple[str, ...]:
+    """The observed (past-only) reals a network may read: log volatility and the Kind's
+    covariates (the stock Task's volume z-score)."""
+    return (VOLATILITY, *panel.covariates)
+
+
+def observed_values(panel: Panel, name: str) -> np.ndarray:
+    """An observed real over every panel row (each value known at the close of its row)."""
+    if name == VOLATILITY:
+        return np.log(panel.sigma)
+    return panel.frame[name].to_numpy(dtype=float)
 
 
 def long_frame(panel: Panel) -> pd.DataFrame:
     """Rows with a scaled change (not a series' first WARMUP rows) in pytorch-forecasting's
-    shape. The networks learn moves in volatility units, as LightGBM does: the shape of a move
-    is far more stable across calm and stormy years than its size, which the EWMA supplies."""
+    shape, with every observed real. The networks learn moves in volatility units, as
+    LightGBM does: the shape of a move is far more stable across calm and stormy years than
+    its size, which the EWMA supplies."""
     rows = np.flatnonzero(np.isfinite(panel.scaled_change))
     frame = panel.frame.iloc[rows]
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "series": frame["series"].astype("str").to_numpy(),
         "time_idx": frame["pos"].to_numpy(dtype=np.int64),
         TARGET: panel.scaled_change[rows],
         "dow": calendar(frame["time"].to_numpy()),
     })
+    for name in observed(panel):
+        out[name] = np.nan_to_num(observed_values(panel, name)[rows])
+    return out
 
 
-def build_dataset(frame: pd.DataFrame, encoder_length: int, horizon: int) -> TimeSeriesDataSet:
-    """A fixed-length dataset: `encoder_length` past changes -> the next `horizon` changes.
+def build_dataset(frame: pd.DataFrame, encoder_length: int, horizon: int,
+                  observed: tuple[str, ...] = ()) -> TimeSeriesDataSet:
+    """A fixed-length dataset: `encoder_length` past changes (and `observed` reals) -> the
+    next `horizon` changes.
 
     The target is standardised by one TorchNormalizer fitted on `frame` (the past of the refit
-    origin), the calendar by a StandardScaler; series are a static category with a NaN class
+    origin), the calendar and observed reals by StandardScalers; series are a static category
+    with a NaN class
     so an unseen ticker still scores. Not a GroupNormalizer: in pytorch-forecasting 1.8, when
     the group column is also a category, it scales the inputs with one series' statistics
     and rescales the outputs with another's.
@@ -90,7 +112,7 @@ def build_dataset(frame: pd.DataFrame, encoder_length: int, horizon: int) -> Tim
         max_encoder_length=encoder_length, min_encoder_length=encoder_length,
         max_prediction_length=horizon, min_prediction_length=horizon,
         static_categoricals=["series"], time_varying_known_reals=list(KNOWN_REALS),
-        time_varying_unknown_reals=[TARGET],
+        time_varying_unknown_reals=[TARGET, *observed],
         categorical_encoders={"series": NaNLabelEncoder(add_nan=True)},
         target_normalizer=TorchNormalizer(method="standard"),
         add_relative_time_idx=False, add_target_scales=False, add_encoder_length=False,
@@ -105,7 +127,8 @@ def dataset_spec(dataset: TimeSeriesDataSet, frame: pd.DataFrame, freq: str) -> 
     keys = sorted(pd.unique(frame["series"]))
     codes = {k: int(c) for k, c in zip(keys, encoder.transform(np.asarray(keys)), strict=True)}
     scalers = {name: (float(dataset._scalers[name].mean_[0]),
-                      float(dataset._scalers[name].scale_[0])) for name in KNOWN_REALS}
+                      float(dataset._scalers[name].scale_[0]))
+               for name in dataset.reals if name != TARGET}
     target_scale, groups = _library_scales(dataset, frame)
     fallback = dataset.target_normalizer.get_parameters([0])
     target_scale[UNKNOWN] = tuple(float(v) for v in fallback)
@@ -138,18 +161,26 @@ def placeholder_dataset(spec: DatasetSpec) -> TimeSeriesDataSet:
     """A dataset with the same series, columns and lengths as the trained one, from dummy
     values: only used to rebuild the network's architecture before loading its weights."""
     length = spec.encoder_length + spec.horizon + 1
+    extra = spec_observed(spec)
     frame = pd.concat([pd.DataFrame({
         "series": key, "time_idx": np.arange(length, dtype=np.int64),
         TARGET: np.linspace(-1.0, 1.0, length) * (1 + i), "dow": np.arange(length) % 5 * 1.0,
+        **{name: np.linspace(0.0, 1.0, length) for name in extra},
     }) for i, key in enumerate(sorted(spec.codes, key=spec.codes.__getitem__))], ignore_index=True)
-    return build_dataset(frame, spec.encoder_length, spec.horizon)
+    return build_dataset(frame, spec.encoder_length, spec.horizon, extra)
+
+
+def spec_observed(spec: DatasetSpec) -> tuple[str, ...]:
+    """The observed reals the trained dataset had, in its order."""
+    return tuple(name for name in spec.reals if name != TARGET and name not in KNOWN_REALS)
 
 
 def predict_frame(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> pd.DataFrame:
     """For the library's own `predict`: each origin's encoder window plus `horizon` future
-    rows on the calendar (target 0: unknown), one pseudo-series per origin."""
+    rows on the calendar (target and observed reals 0: unknown), one pseudo-series per origin."""
     parts = []
     frame = panel.frame
+    extra = {name: observed_values(panel, name) for name in spec_observed(spec)}
     for n, row in enumerate(rows):
         past = frame.iloc[row - spec.encoder_length + 1: row + 1]
         future = future_times(frame["time"].to_numpy()[[row]], spec.horizon, spec.freq)[0]
@@ -160,5 +191,7 @@ def predict_frame(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> pd.DataF
             TARGET: np.r_[panel.scaled_change[row - spec.encoder_length + 1: row + 1],
                           np.zeros(spec.horizon)],
             "dow": np.r_[calendar(past["time"].to_numpy()), calendar(future)],
+            **{name: np.r_[values[row - spec.encoder_length + 1: row + 1], np.zeros(spec.horizon)]
+               for name, values in extra.items()},
         }))
     return pd.concat(parts, ignore_index=True)

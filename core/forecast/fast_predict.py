@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.forecast.dataset import TARGET, UNKNOWN, DatasetSpec, calendar, future_times
+from core.forecast.dataset import (
+    KNOWN_REALS,
+    TARGET,
+    UNKNOWN,
+    DatasetSpec,
+    calendar,
+    future_times,
+    observed_values,
+)
 from core.forecast.panel import WARMUP, Panel
 
 if TYPE_CHECKING:
@@ -49,10 +57,15 @@ def build_batch(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> dict[str, 
         if name == TARGET:
             columns_enc.append((y_enc - scale[:, :1]) / scale[:, 1:])
             columns_dec.append(np.broadcast_to(-scale[:, :1] / scale[:, 1:], (len(rows), H)))
-        else:
+        elif name in KNOWN_REALS:
             mean, sd = spec.scalers[name]
             columns_enc.append((calendar(times[window]) - mean) / sd)
             columns_dec.append((calendar(future) - mean) / sd)
+        else:  # observed: the past as it was; unknown ahead (0, as predict_frame fills it)
+            mean, sd = spec.scalers[name]
+            values = np.nan_to_num(observed_values(panel, name)[window])
+            columns_enc.append((values - mean) / sd)
+            columns_dec.append(np.full((len(rows), H), -mean / sd))
 
     def tensor(values: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(values), dtype=dtype)

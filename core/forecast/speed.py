@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from core.forecast.dataset import build_dataset, long_frame, predict_frame
+from core.forecast.dataset import build_dataset, long_frame, predict_frame, spec_observed
 from core.forecast.fast_predict import build_batch, forward, usable
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def predict_speed(kind: Forecasting, task: Task, frame: pd.DataFrame, *, profile
     model = task.build_model("tft", profile).set_params(seed=seed)
     model.fit(panel.until(pd.Timestamp(origins[0])))
     dataset = build_dataset(long_frame(panel.until(pd.Timestamp(origins[0]))),
-                            model.encoder_length, model.horizon)
+                            model.encoder_length, model.horizon, spec_observed(model.spec_))
     blocks = origin_rows(panel, origins, model.spec_)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # both paths on one thread: the fast path's choice for small batches

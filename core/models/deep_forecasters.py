@@ -23,6 +23,7 @@ from core.forecast.dataset import (
     build_dataset,
     dataset_spec,
     long_frame,
+    observed,
     placeholder_dataset,
 )
 from core.forecast.fast_predict import build_batch, forward, usable
@@ -37,6 +38,10 @@ ARCHITECTURES = ("tft", "nhits", "deepar")
 # DeepAR's Gaussian likelihood has thin tails (its 99% VaR was exceeded 2.3% of the time on
 # 2017-2019 stocks): it keeps its 10-90% body and takes tails from the data's shape.
 EMPIRICAL_TAILS = ("deepar",)
+# Nets that read observed reals (log volatility, volume z-score) in the encoder only. DeepAR
+# feeds its decoder every real's value at the future step, in training the true one: it
+# would learn from tomorrow's volume, so it reads the target alone.
+READS_OBSERVED = ("tft", "nhits")
 
 
 def make_network(architecture: str, dataset: Any, hidden_size: int, learning_rate: float) -> Any:
@@ -110,7 +115,8 @@ class DeepForecaster:
 
         frame = long_frame(panel)
         with quiet(), tempfile.TemporaryDirectory() as root:
-            dataset = build_dataset(frame, self.encoder_length, self.horizon)
+            extra = observed(panel) if self.architecture in READS_OBSERVED else ()
+            dataset = build_dataset(frame, self.encoder_length, self.horizon, extra)
             self.spec_ = dataset_spec(dataset, frame, self.freq)
             self.shape_ = standardized_quantiles(panel, self.horizon)
             seed_everything(self.seed)
@@ -142,7 +148,8 @@ class DeepForecaster:
         if ok.any():
             steps = self.step_forecast(panel, rows[ok])
             if self.architecture == "deepar":  # sample paths: sum them, then take quantiles
-                out[ok] = np.moveaxis(np.quantile(np.cumsum(steps, axis=1), QUANTILES, axis=-1), 0, -1)
+                paths = np.cumsum(steps, axis=1)
+                out[ok] = np.moveaxis(np.quantile(paths, QUANTILES, axis=-1), 0, -1)
             else:
                 out[ok] = cumulative_quantiles(np.sort(steps, axis=-1))
             if self.architecture in EMPIRICAL_TAILS:

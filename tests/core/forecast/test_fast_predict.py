@@ -8,25 +8,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.forecast.dataset import build_dataset, long_frame
+from core.forecast.dataset import build_dataset, long_frame, spec_observed
 from core.forecast.fast_predict import build_batch, forward
 from core.forecast.speed import library_predict, origin_rows
 from core.models.deep_forecasters import DeepForecaster, cumulative_quantiles
 from verticals.finance.stock_forecasting import TASK, features
 
 
-@pytest.fixture(scope="module")
-def trained():
+@pytest.fixture(scope="module", params=["tft", "nhits"])
+def trained(request):  # noqa: ANN001, ANN201
     panel = TASK.kind.panel(features(TASK.sample(300, 3)))  # 3 tickers x 100 days
     cut = pd.Timestamp(np.unique(panel.time)[-6])
-    model = DeepForecaster(architecture="tft", encoder_length=12, hidden_size=4, max_epochs=1,
-                           limit_train_batches=2, batch_size=32).fit(panel.until(cut))
+    model = DeepForecaster(architecture=request.param, encoder_length=12, hidden_size=4,
+                           max_epochs=1, limit_train_batches=2, batch_size=32).fit(panel.until(cut))
     return panel, cut, model
 
 
 def test_fast_predict_matches_library_predict(trained) -> None:  # noqa: ANN001
     panel, cut, model = trained
-    dataset = build_dataset(long_frame(panel.until(cut)), 12, 5)
+    # The encoder reads the observed reals too (log volatility, volume z-score), in the
+    # library's order; the batch must put them where the library does.
+    assert spec_observed(model.spec_) == ("log_vol", "volume_z")
+    dataset = build_dataset(long_frame(panel.until(cut)), 12, 5, spec_observed(model.spec_))
     blocks = origin_rows(panel, np.unique(panel.time)[-6:], model.spec_)
     assert [len(b) for b in blocks] == [3] * 6
     for rows in blocks[:3]:
