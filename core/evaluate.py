@@ -115,7 +115,8 @@ def stratified_split(
     bounds = np.cumsum(fractions)[:-1]
     for value in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == value))
-        for part, chunk in zip(parts, np.split(rows, (bounds * len(rows)).round().astype(int))):
+        chunks = np.split(rows, (bounds * len(rows)).round().astype(int))
+        for part, chunk in zip(parts, chunks, strict=True):
             part.append(chunk)
     return tuple(np.sort(np.concatenate(part)) for part in parts)
 

@@ -1,4 +1,5 @@
-"""Model versions: artifacts in safe formats with a sha256 manifest, the champion alias, promotion."""
+"""Model versions: artifacts in safe formats with a sha256 manifest, the champion alias,
+promotion."""
 
 from __future__ import annotations
 

@@ -74,7 +74,8 @@ class Task:
 
     @property
     def slug(self) -> str:
-        """The name as an SQL/URL-safe identifier (finance.credit_scoring -> finance_credit_scoring)."""
+        """The name as an SQL/URL-safe identifier
+        (finance.credit_scoring -> finance_credit_scoring)."""
         return self.name.replace(".", "_")
 
     def candidates(self) -> Mapping[str, Callable[..., Model]]:

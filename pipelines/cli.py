@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 import sqlalchemy as sa
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.progress import TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -333,7 +339,8 @@ def bench(
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
     with user_errors():
-        from pipelines.bench import THROUGHPUT, bench as run_bench, stdout_to_stderr
+        from pipelines.bench import THROUGHPUT, stdout_to_stderr
+        from pipelines.bench import bench as run_bench
 
         spec, profile = _task(task), _check_profile(profile)
         with stdout_to_stderr():

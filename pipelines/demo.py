@@ -16,7 +16,6 @@ from pipelines.ingest import IngestResult, ingest_file
 from pipelines.score import ScoreResult, score
 from pipelines.train import TrainResult, train
 
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # From the installed package, so `verticals dashboard` works outside a clone too.
 DASHBOARD_APP = Path(dashboards.__file__).resolve().parent / "app.py"

@@ -13,12 +13,13 @@ from pathlib import Path
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import psycopg
-import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+# The imports below deliberately follow the thread-count environment variables set above.
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from core.store.engine import make_engine, migrate
+from core.store.engine import make_engine, migrate  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -1,1 +1,2 @@
-"""Forecasting machinery: panels, walk-forward backtests, metrics, risk, pytorch-forecasting glue."""
+"""Forecasting machinery: panels, walk-forward backtests, metrics, risk,
+pytorch-forecasting glue."""

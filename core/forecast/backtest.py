@@ -1,4 +1,5 @@
-"""Walk-forward (rolling-origin) backtests: refit on the past of each block, forecast its origins."""
+"""Walk-forward (rolling-origin) backtests: refit on the past of each block,
+forecast its origins."""
 
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ def lag_features(panel: Panel, lags: int) -> np.ndarray:
     grouped = frame.groupby("series", sort=False)["change"]
     columns = [grouped.shift(k).to_numpy(dtype=float) / sigma for k in range(lags)]
     for window in (5, 20):
-        rv = grouped.transform(lambda s: s.rolling(window, min_periods=2).std()).to_numpy()
+        rv = grouped.transform(lambda s, w=window: s.rolling(w, min_periods=2).std()).to_numpy()
         columns.append(rv / sigma)
     columns.append(np.log(sigma))
-    columns.append(grouped.transform(lambda s: s.rolling(5, min_periods=1).mean()).to_numpy() / sigma)
+    mean5 = grouped.transform(lambda s: s.rolling(5, min_periods=1).mean()).to_numpy()
+    columns.append(mean5 / sigma)
     columns.append(pd.DatetimeIndex(frame["time"]).dayofweek.to_numpy(dtype=float))
     columns.extend(frame[c].to_numpy(dtype=float) for c in panel.covariates)
     return np.column_stack(columns)

@@ -90,9 +90,12 @@ def build_panel(frame: pd.DataFrame, *, series: str, time: str, target: str,
     """Sort, drop rows without a target, and derive level, change and EWMA volatility."""
     missing = [c for c in (series, time, target, *covariates) if c not in frame.columns]
     if missing:
-        raise KeyError(f"the frame lacks columns {missing}; it has {', '.join(map(str, frame.columns))}")
+        raise KeyError(
+            f"the frame lacks columns {missing}; it has {', '.join(map(str, frame.columns))}"
+        )
     rows = frame[frame[target].notna()]
-    rows = rows.sort_values([series, time], kind="stable").drop_duplicates([series, time], keep="last")
+    rows = rows.sort_values([series, time], kind="stable")
+    rows = rows.drop_duplicates([series, time], keep="last")
     values = rows[target].to_numpy(dtype=float)
     if transform == "log_return":
         if (values <= 0).any():

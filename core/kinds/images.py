@@ -17,7 +17,11 @@ from core import images
 from core.evaluate import leaderboard, stratified_split
 from core.kinds.base import LEDGER_COLUMNS, Candidate
 from core.kinds.image_metrics import (
-    ClassCalibrator, confusion, image_metrics, roc_curve, threshold_for_sensitivity,
+    ClassCalibrator,
+    confusion,
+    image_metrics,
+    roc_curve,
+    threshold_for_sensitivity,
 )
 from core.monitor import reference_profile
 

@@ -14,7 +14,11 @@ import pandas as pd
 import pyarrow as pa
 
 from core.evaluate import (
-    classification_metrics, leaderboard, repeated_stratified_folds, stratified_split, time_split,
+    classification_metrics,
+    leaderboard,
+    repeated_stratified_folds,
+    stratified_split,
+    time_split,
 )
 from core.explain import top_reasons
 from core.kinds.base import LEDGER_COLUMNS, Candidate

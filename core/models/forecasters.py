@@ -68,7 +68,8 @@ class RandomWalk(_Params):
         return self
 
     def forecast(self, panel: Panel, rows: np.ndarray) -> np.ndarray:
-        scale = panel.sigma[rows][:, None, None] * np.sqrt(np.arange(1, self.horizon + 1))[None, :, None]
+        steps = np.sqrt(np.arange(1, self.horizon + 1))[None, :, None]
+        scale = panel.sigma[rows][:, None, None] * steps
         return scale * self.z_[None]
 
 
@@ -167,7 +168,9 @@ def _fit_ar(x: np.ndarray, max_p: int) -> dict[str, Any]:
     target = x[max_p:]
     best: dict[str, Any] | None = None
     for p in range(max_p + 1):
-        design = np.column_stack([np.ones(len(target))] + [x[max_p - k: len(x) - k] for k in range(1, p + 1)])
+        design = np.column_stack(
+            [np.ones(len(target))] + [x[max_p - k: len(x) - k] for k in range(1, p + 1)]
+        )
         beta, *_ = np.linalg.lstsq(design, target, rcond=None)
         resid = target - design @ beta
         var = max(float(np.mean(resid**2)), 1e-16)
@@ -232,8 +235,9 @@ class LightGBMQuantile:
             keep = np.isfinite(y) & np.isfinite(X).all(axis=1)
             per_level = []
             for tau in BODY:
-                params = {"objective": "quantile", "alpha": tau, "learning_rate": self.learning_rate,
-                          "num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples,
+                params = {"objective": "quantile", "alpha": tau,
+                          "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                          "min_child_samples": self.min_child_samples,
                           "bagging_fraction": self.subsample, "bagging_freq": 1,
                           "num_threads": self.n_jobs, "seed": self.seed, "verbose": -1,
                           "deterministic": True}

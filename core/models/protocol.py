@@ -27,7 +27,8 @@ class Model(Protocol):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per-feature additive effect on the model's log-odds (or points), one column per feature."""
+        """Per-feature additive effect on the model's log-odds (or points), one column per
+        feature."""
         ...
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...

@@ -1,4 +1,5 @@
-"""Bulk writes at driver speed inside the caller's transaction: executemany (SQLite), COPY (PostgreSQL)."""
+"""Bulk writes at driver speed inside the caller's transaction: executemany (SQLite),
+COPY (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -160,7 +161,8 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> i
 
 
 def delete_where(conn: sa.Connection, table: sa.Table, equals: Mapping[str, Any]) -> int:
-    """Delete the rows whose columns equal the given values (e.g. one batch before re-writing it)."""
+    """Delete the rows whose columns equal the given values (e.g. one batch before
+    re-writing it)."""
     if not equals:
         raise ValueError(f"delete_where on {table.name} needs at least one column = value")
     clause = sa.and_(*(table.c[name] == value for name, value in equals.items()))

@@ -70,7 +70,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str | URL | None = None) -> sa.Engine:
-    """An engine for the store: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
+    """An engine for the store: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL
+    (psycopg 3)."""
     parsed = _normalise(url if url is not None else database_url())
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -165,7 +166,9 @@ def read_task_frame(
     names = list(columns) if columns is not None else list(task.schema.columns)
     unknown = [name for name in names if name not in table.c]
     if unknown:
-        raise KeyError(f"table {table.name} has no columns {unknown}; it has {list(table.c.keys())}")
+        raise KeyError(
+            f"table {table.name} has no columns {unknown}; it has {list(table.c.keys())}"
+        )
     # Date/boolean columns are read raw and converted per column below: far faster than
     # SQLAlchemy's per-value result processors on a million rows.
     selected = [sa.type_coerce(table.c[name], sa.Text()).label(name)

@@ -1,4 +1,5 @@
-"""SQLAlchemy Core tables of the store (docs/architecture.md "Tables") and the per-Task input table."""
+"""SQLAlchemy Core tables of the store (docs/architecture.md "Tables") and the per-Task
+input table."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given for a UTC column: pass a tz-aware one")
+            raise ValueError(
+                f"naive datetime {value!r} given for a UTC column: pass a tz-aware one"
+            )
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -194,7 +197,8 @@ def task_table_name(task: Task) -> str:
 
 
 def task_table(task: Task, metadata: sa.MetaData) -> sa.Table:
-    """The input table of a Task, typed from its pandera schema (not created: see ensure_task_table).
+    """The input table of a Task, typed from its pandera schema (not created: see
+    ensure_task_table).
 
     Asked again with the same metadata it returns the same Table object (so clauses built on
     one call's table work in another's query), unless the schema changed since.

@@ -15,7 +15,13 @@ from pydicom.data import get_testdata_file
 
 from core import images
 from core.dicom import (
-    BASIC_PROFILE_REMOVE, KEEP_UIDS, DicomError, deidentify, pseudonym, read_dicom, window,
+    BASIC_PROFILE_REMOVE,
+    KEEP_UIDS,
+    DicomError,
+    deidentify,
+    pseudonym,
+    read_dicom,
+    window,
 )
 from core.store.engine import ensure_task_table
 from pipelines.ingest import ingest

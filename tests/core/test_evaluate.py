@@ -68,7 +68,7 @@ def test_stratified_split_keeps_the_class_mix() -> None:
     assert [int(y[p].sum()) for p in parts] == [12, 4, 4]
     assert len(np.unique(np.concatenate(parts))) == 100
     again = evaluate.stratified_split(y, (0.6, 0.2, 0.2), seed=1)
-    assert all(np.array_equal(a, b) for a, b in zip(parts, again))
+    assert all(np.array_equal(a, b) for a, b in zip(parts, again, strict=True))
 
 
 def test_time_split_never_trains_on_the_future() -> None:

@@ -34,7 +34,9 @@ def test_entry_point_with_a_builtin_name_is_a_duplicate(monkeypatch) -> None:
         task_module, "entry_points",
         lambda group: [entry_point("finance.credit_scoring", CREDIT)],
     )
-    with pytest.raises(TaskRegistryError, match="duplicate Task name 'finance.credit_scoring'.*acme"):
+    with pytest.raises(
+        TaskRegistryError, match="duplicate Task name 'finance.credit_scoring'.*acme"
+    ):
         discover({"finance.credit_scoring": CREDIT})
 
 
@@ -45,7 +47,9 @@ def test_entry_point_tasks_join_the_registry(monkeypatch) -> None:
     monkeypatch.setattr(credit, "ACME_COPY", renamed, raising=False)
     monkeypatch.setattr(
         task_module, "entry_points",
-        lambda group: [entry_point("acme.credit_copy", "verticals.finance.credit_scoring:ACME_COPY")],
+        lambda group: [
+            entry_point("acme.credit_copy", "verticals.finance.credit_scoring:ACME_COPY")
+        ],
     )
     found = discover({"finance.credit_scoring": CREDIT})
     assert list(found) == ["acme.credit_copy", "finance.credit_scoring"]

@@ -157,7 +157,9 @@ def test_ingest_picks_the_dicom_adapter_by_suffix_and_keeps_paths_out(home: Path
     assert code == 0, stderr
     code, _, stderr = invoke("ingest", "healthcare.imaging_diagnosis", str(folder))
     assert code == 0, stderr
-    rows = _stored(home, "SELECT modality FROM input_healthcare_imaging_diagnosis ORDER BY modality")
+    rows = _stored(
+        home, "SELECT modality FROM input_healthcare_imaging_diagnosis ORDER BY modality"
+    )
     assert rows == [("CT",), ("MR",)]  # the folder re-reads one.dcm: skipped, not duplicated
     runs = _stored(home, "SELECT params FROM pipeline_runs WHERE pipeline = 'ingest'")
     assert len(runs) == 2

@@ -1,4 +1,5 @@
-"""Score for forecasting Kinds: whole series per batch, a re-run replaces forecasts at the origin."""
+"""Score for forecasting Kinds: whole series per batch, a re-run replaces forecasts at the
+origin."""
 
 from __future__ import annotations
 

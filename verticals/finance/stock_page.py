@@ -40,7 +40,9 @@ def latest_forecasts(url: str, task: str, version_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def price_history(url: str, table_name: str, ticker: str, limit: int = HISTORY_DAYS) -> pd.DataFrame:
+def price_history(
+    url: str, table_name: str, ticker: str, limit: int = HISTORY_DAYS
+) -> pd.DataFrame:
     from dashboards.context import engine_for
 
     table = sa.table(table_name, sa.column("ticker"), sa.column("date"), sa.column("adj_close"))

@@ -1,4 +1,5 @@
-"""Walk-forward windows never train on what they test; perturbing the future changes no past forecast."""
+"""Walk-forward windows never train on what they test; perturbing the future changes no past
+forecast."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def test_windows_are_ordered_and_cover_the_origins() -> None:
     windows = backtest.walk_forward(times, start=times[40], end=times[99], refit_every=25)
     assert [(w.first, w.last) for w in windows] == [
         (times[40], times[64]), (times[65], times[89]), (times[90], times[99])]
-    for earlier, later in zip(windows, windows[1:]):
+    # consecutive pairs: windows[1:] is one shorter by design
+    for earlier, later in zip(windows, windows[1:], strict=False):
         assert earlier.last < later.train_until == later.first
     with pytest.raises(ValueError, match="history before"):
         backtest.walk_forward(times, start=times[0], refit_every=10)

@@ -31,7 +31,8 @@ def test_ledger_scores_levels_when_not_returns() -> None:
     ledger = ledger_rows(panel, rows, q, "none")
     last = flows().groupby("sensor")["flow"].last().to_numpy()
     assert ledger["score"].tolist() == pytest.approx(np.repeat(last, 3).tolist())
-    assert ledger["upper"].iloc[0] - ledger["score"].iloc[0] == pytest.approx(0.4)  # q0.9 is the 8th of 11 steps of 0.2 from -1
+    # q0.9 is the 8th of 11 steps of 0.2 from -1
+    assert ledger["upper"].iloc[0] - ledger["score"].iloc[0] == pytest.approx(0.4)
     assert ledger["entity_key"].tolist() == ["s1"] * 3 + ["s2"] * 3
     q[1] = np.nan  # too little history: that series is left out, not scored as NaN
     assert ledger_rows(panel, rows, q, "none")["entity_key"].unique().tolist() == ["s1"]

@@ -12,7 +12,11 @@ import pytest
 
 from core import images
 from core.kinds.image_metrics import (
-    ClassCalibrator, confusion, image_metrics, roc_curve, sensitivity_specificity,
+    ClassCalibrator,
+    confusion,
+    image_metrics,
+    roc_curve,
+    sensitivity_specificity,
     threshold_for_sensitivity,
 )
 from core.kinds.images import ImageClassification, ImagePredictor

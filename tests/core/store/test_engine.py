@@ -24,7 +24,6 @@ from core.store.engine import (
 from tests.fakes import FAKE_SCHEMA, fake_sample, make_task
 
 
-
 def test_home_is_created_on_demand_and_holds_the_sqlite_file(home):
     from core.store import engine as store_engine
 
