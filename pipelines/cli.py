@@ -255,6 +255,10 @@ def score(
         out.print(f"scored {result.rows} row(s) of {spec.name} with model version "
                   f"{result.model_version} in {len(result.batches)} batch(es), "
                   f"{result.duration_s:.1f} s (run {result.run_id})")
+        if result.unscored:
+            shown = ", ".join(result.unscored[:10]) + (" ..." if len(result.unscored) > 10 else "")
+            out.print(f"[yellow]not forecast[/] {len(result.unscored)} series with too little "
+                      f"history for the champion: {shown}")
         for number, features in sorted(result.flagged.items()):
             out.print(f"[yellow]drift[/] batch {number}: PSI >= 0.2 on {', '.join(features)}")
 

@@ -34,6 +34,8 @@ class ScoreResult:
     rows: int = 0
     batches: list[int] = field(default_factory=list)
     flagged: dict[int, list[str]] = field(default_factory=dict)  # batch -> drifting features
+    # Series the champion could not forecast (too little history for it): counted as rejected.
+    unscored: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
 
@@ -195,6 +197,10 @@ def score(
         for batch, ledger, drift in parts:
             if len(ledger):
                 write(batch, ledger, drift)
+            if by_series:
+                scored = set(ledger["entity_key"]) if len(ledger) else set()
+                result.unscored += sorted(set(groups[batch]) - scored)
+                run.rows_rejected = len(result.unscored)
             if progress is not None:
                 progress(len(ledger), len(p.batches))
     result.duration_s = time.perf_counter() - started

@@ -55,3 +55,21 @@ def test_series_scoring_refuses_a_dask_scheduler(engine) -> None:
     train(engine, TASK, profile="smoke", models=("random_walk",))
     with pytest.raises(ScoreError, match="scores whole series"):
         score(engine, TASK, scheduler="local")
+
+
+def test_a_series_too_short_to_forecast_is_reported_not_silently_dropped(engine) -> None:
+    frame = TASK.sample(120, 2)
+    newcomer = frame[frame[TASK.kind.series] == "TCK1"].tail(1).assign(ticker="NEW")
+    ingest(engine, TASK, lambda: pd.concat([frame, newcomer], ignore_index=True),
+           source="frame")
+    train(engine, TASK, profile="smoke", models=("random_walk",))
+
+    result = score(engine, TASK, chunk_size=10)
+
+    assert result.unscored == ["NEW"]  # one bar: no volatility yet, so no interval
+    assert set(_forecasts(engine)["entity_key"]) == set(frame[TASK.kind.series])
+    with engine.connect() as conn:
+        rejected = conn.execute(sa.text(
+            "SELECT rows_rejected FROM pipeline_runs WHERE id = :id"), {"id": result.run_id}
+        ).scalar_one()
+    assert rejected == 1
