@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import sqlalchemy as sa
 import streamlit as st
 
+from core.forecast.risk import expected_shortfall, value_at_risk
 from core.store.schema import predictions
 
 if TYPE_CHECKING:
@@ -74,6 +75,26 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, ticker: str) -> go.
     return figure
 
 
+def risk_summary(forecast: pd.DataFrame, horizons: tuple[int, ...] = (1, 5)) -> pd.DataFrame:
+    """VaR and ES of one ticker's latest forecast, as % of the position lost (a log-return
+    loss L is 1 - exp(-L) of the price), read off the forecast's own quantiles."""
+    rows = []
+    for _, row in forecast[forecast["horizon"].isin(horizons)].iterrows():
+        quantiles = json.loads(row["payload"])["quantiles"]
+        levels = sorted(quantiles, key=float)
+        q = np.array([[quantiles[k] for k in levels]])
+        taus = [float(k) for k in levels]
+
+        def loss(value: np.ndarray) -> float:
+            return float(100 * (1 - np.exp(-value[0])))
+
+        rows.append({"horizon": int(row["horizon"]),
+                     "VaR 95%": loss(value_at_risk(q, taus, 0.05)),
+                     "VaR 99%": loss(value_at_risk(q, taus, 0.01)),
+                     "ES 99%": loss(expected_shortfall(q, taus, 0.01))})
+    return pd.DataFrame(rows, columns=["horizon", "VaR 95%", "VaR 99%", "ES 99%"])
+
+
 def trace_frame(versions: list[Any]) -> pd.DataFrame:
     """The one-step backtest rows every version stored in its params, stacked."""
     parts = [pd.DataFrame(v.params["backtest"]).assign(model=f"{v.model} v{v.version}")
@@ -122,6 +143,7 @@ def page(ctx: PageContext) -> None:
     versions = ctx.query("versions")
     st.markdown(verdict(versions))
     forecasts = latest_forecasts(ctx.url, ctx.task.name, ctx.champion.id)
+    ticker = None
     if forecasts.empty:
         st.info(f"No forecasts yet: run `verticals score {ctx.task.name}`.")
     else:
@@ -130,6 +152,19 @@ def page(ctx: PageContext) -> None:
         chosen = forecasts[forecasts["ticker"] == ticker]
         history = price_history(ctx.url, ctx.table.name, ticker)
         st.plotly_chart(fan_chart(history, chosen, ticker), use_container_width=True)
+        best = ctx.champion
+        st.caption(
+            f"{best.model} v{best.version} (the champion), trained "
+            f"{best.created_at:%Y-%m-%d %H:%M} on {best.train_rows or 0:,} bars, "
+            f"forecast as of {pd.Timestamp(chosen['as_of'].iloc[0]):%Y-%m-%d}; bands are its "
+            "80% and 95% intervals, the line its median.")
+        risk = risk_summary(chosen)
+        columns = st.columns(len(risk) * 2)
+        for i, row in enumerate(risk.itertuples(index=False)):
+            columns[2 * i].metric(f"{row.horizon}-day VaR 99%", f"{row[2]:.2f}%",
+                                  help="the loss exceeded on 1 day in 100, by the forecast")
+            columns[2 * i + 1].metric(f"{row.horizon}-day ES 99%", f"{row[3]:.2f}%",
+                                      help="the mean loss on those worst days")
     st.subheader("Backtest error against the random walk (1 day, monthly)")
     trace = trace_frame(versions)
     if not trace.empty:
@@ -141,7 +176,8 @@ def page(ctx: PageContext) -> None:
         champion = trace[trace["model"] == f"{ctx.champion.model} v{ctx.champion.version}"]
         if "var99" in champion and champion["var99"].notna().any():
             st.subheader("99% one-day VaR of the champion, exceedances marked")
-            ticker_rows = champion[champion["series"] == champion["series"].iloc[0]]
+            shown = ticker if ticker in set(champion["series"]) else champion["series"].iloc[0]
+            ticker_rows = champion[champion["series"] == shown]
             hits = ticker_rows[-ticker_rows["actual"] > ticker_rows["var99"]]
             figure = go.Figure([
                 go.Scatter(x=ticker_rows["origin"], y=ticker_rows["actual"], name="return",

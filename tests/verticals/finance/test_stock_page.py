@@ -63,3 +63,34 @@ def test_page_shows_fan_error_var_and_leaderboard(stock_store: str,
     assert board.loc[board["model"] == "random_walk", "mae_ratio"].iloc[0] == pytest.approx(1.0)
     at.radio(key="stock_horizon").set_value(5).run()
     assert not at.exception
+
+
+def test_selected_tickers_risk_is_read_off_its_forecast(stock_store: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import numpy as np
+    import sqlalchemy as sa
+
+    from core.forecast.risk import value_at_risk
+
+    monkeypatch.setenv("VERTICALS_HOME", str(Path(stock_store.removeprefix("sqlite:///")).parent))
+    at = AppTest.from_function(section, args=(stock_store,), default_timeout=TIMEOUT).run()
+    at.selectbox(key="stock_ticker").set_value("TCK2").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"1-day VaR 99%", "1-day ES 99%", "5-day VaR 99%", "5-day ES 99%"}
+    engine = sa.create_engine(stock_store)
+    with engine.connect() as conn:
+        payload = conn.execute(sa.select(predictions.c.payload).where(
+            predictions.c.entity_key == "TCK2", predictions.c.horizon == 1)).scalar_one()
+    engine.dispose()
+    quantiles = json.loads(payload)["quantiles"]
+    levels = sorted(quantiles, key=float)
+    var = value_at_risk(np.array([[quantiles[k] for k in levels]]), [float(k) for k in levels],
+                        0.01)[0]
+    assert metrics["1-day VaR 99%"] == f"{100 * (1 - np.exp(-var)):.2f}%"
+    assert float(metrics["1-day ES 99%"].rstrip("%")) > float(metrics["1-day VaR 99%"].rstrip("%"))
+    captions = " ".join(c.value for c in at.caption)
+    assert "for TCK2" in captions  # the VaR backtest follows the chosen ticker
+    assert "trained" in captions and "as of" in captions
