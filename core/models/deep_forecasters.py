@@ -17,7 +17,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from core.device import precision, seed_everything
+from core.device import cpu_threads, precision, seed_everything
 from core.forecast.dataset import (
     DatasetSpec,
     build_dataset,
@@ -114,7 +114,8 @@ class DeepForecaster:
         import torch
 
         frame = long_frame(panel)
-        with quiet(), tempfile.TemporaryDirectory() as root:
+        # One thread by default: these nets are small (see core.device.cpu_threads).
+        with quiet(), tempfile.TemporaryDirectory() as root, cpu_threads(1):
             extra = observed(panel) if self.architecture in READS_OBSERVED else ()
             dataset = build_dataset(frame, self.encoder_length, self.horizon, extra)
             self.spec_ = dataset_spec(dataset, frame, self.freq)

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from core.device import precision, seed_everything
+from core.device import cpu_threads, precision, seed_everything
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +52,9 @@ def fit_module(
     valid_loader = DataLoader(TensorDataset(*valid), batch_size=max(len(valid[0]), 1))
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+    # Threads: torch's choice unless VERTICALS_TORCH_THREADS says otherwise (convolutions
+    # on images do use the cores; see core.device.cpu_threads).
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings(), cpu_threads(None):
         # Tiny tabular loaders trip Lightning's "few workers" and "small batch" advice.
         warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
