@@ -52,6 +52,16 @@ def category_counts(
     return pd.DataFrame(rows, columns=columns)
 
 
+def column_mean(engine: Engine, table: sa.Table, column: str,
+                filters: Filters | None = None) -> float | None:
+    """Mean of a numeric or boolean column over the matching rows (NULLs left out); for a 0/1
+    target it is the rate. None when no matching row has a value."""
+    query = sa.select(mean_of(table.c[column])).where(*_where(table, filters))
+    with engine.connect() as conn:
+        value = conn.execute(query).scalar()
+    return None if value is None else float(value)
+
+
 def numeric_range(engine: Engine, table: sa.Table, column: str) -> tuple[float, float] | None:
     with engine.connect() as conn:
         low, high = conn.execute(

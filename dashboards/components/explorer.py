@@ -66,11 +66,13 @@ def data_explorer(ctx: PageContext) -> None:
     fields = [f for f in schema_fields(ctx.task.schema) if f.name != row_id]
     target = getattr(ctx.task.kind, "target", None)
     target_field = next((f for f in fields if f.name == target), None)
-    # A 0/1 target declared with isin([0, 1]) is a category to a form but a rate to a chart.
+    # A 0/1 target declared with isin([0, 1]) is a category to a form but a rate to a chart;
+    # any other numeric target (a price, a flow) is shown by its mean, never as a percentage.
+    binary_target = target_field is not None and (
+        target_field.kind == "boolean"
+        or (bool(target_field.choices) and set(target_field.choices) <= {0, 1}))
     numeric_target = target_field is not None and (
-        target_field.kind in ("boolean", "integer", "number")
-        or (bool(target_field.choices) and all(isinstance(c, int | float | bool)
-                                               for c in target_field.choices)))
+        binary_target or target_field.kind in ("integer", "number"))
     rate_of = target if numeric_target else None
 
     filters = _filters(ctx, fields)
@@ -79,13 +81,13 @@ def data_explorer(ctx: PageContext) -> None:
     shown = [Tile("Rows matching", count(matching), "input rows that pass the filters"),
              Tile("Rows stored", count(total), f"all rows in table {ctx.table.name}")]
     if rate_of:
-        overall = ctx.input_query("category_counts", rate_of, filters)
-        labelled = overall.dropna(subset=["value"])
-        if not labelled.empty:
-            rate = float((labelled["value"].astype(float) * labelled["rows"]).sum()
-                         / labelled["rows"].sum())
-            shown.append(Tile(f"Mean {rate_of}", f"{rate:.1%}",
+        mean = ctx.input_query("column_mean", rate_of, filters)
+        if mean is not None and binary_target:
+            shown.append(Tile(f"Mean {rate_of}", f"{mean:.1%}",
                               f"share of matching labelled rows with {rate_of} = 1"))
+        elif mean is not None:
+            shown.append(Tile(f"Mean {rate_of}", f"{mean:,.4g}",
+                              f"mean {rate_of} over the matching rows that have one"))
     tiles(shown)
 
     name = st.selectbox("Column", [f.name for f in fields], key=f"{ctx.task.slug}-column")
@@ -108,8 +110,9 @@ def data_explorer(ctx: PageContext) -> None:
             st.plotly_chart(charts.counts_chart(frame, "value", name),
                             key=f"{ctx.task.slug}-hist")
     if rate:
+        meaning = "the observed target rate" if binary_target else "its average"
         st.caption(f"Bars: rows per {name} among the matching rows; line: mean {rate} "
-                   "(the observed target rate) in each group.")
+                   f"({meaning}) in each group.")
 
     st.markdown(f"**Sample** — first {SAMPLE_ROWS} matching rows")
     st.dataframe(ctx.input_query("sample_rows", filters, SAMPLE_ROWS), hide_index=True,

@@ -17,7 +17,7 @@ from core.store.schema import predictions
 if TYPE_CHECKING:
     from dashboards.context import PageContext
 
-HISTORY_DAYS = 120
+HISTORY_DAYS = 60  # enough context; longer squeezes the 5-day fan to a sliver
 BAND = "rgba(31, 119, 180, {})"
 
 
@@ -192,4 +192,7 @@ def page(ctx: PageContext) -> None:
     st.subheader("Leaderboard per horizon")
     horizon = st.radio("Horizon (days)", list(range(1, ctx.task.kind.horizon + 1)),
                        horizontal=True, key="stock_horizon")
-    st.dataframe(leaderboard(versions, horizon), hide_index=True)
+    board = leaderboard(versions, horizon)
+    st.dataframe(board, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.4f") for c in board.columns
+        if c not in ("model", "version")})

@@ -93,6 +93,14 @@ def test_input_table_aggregates(engine: sa.Engine, store: Store) -> None:
     owner = input_queries.category_counts(engine, table, "owner", target="owner")
     assert owner.set_index("value")["target_rate"].to_dict() == {True: 1.0, False: 0.0}
 
+    north_rate = input_queries.column_mean(engine, table, "default", {"region": ["north"]})
+    assert north_rate == pytest.approx(north)
+    assert input_queries.column_mean(engine, table, "months") == pytest.approx(
+        frame["months"].mean())
+    assert input_queries.column_mean(engine, table, "owner") == pytest.approx(
+        frame["owner"].astype(float).mean())
+    assert input_queries.column_mean(engine, table, "months", {"region": ["nowhere"]}) is None
+
     low, high = input_queries.numeric_range(engine, table, "months")
     assert (low, high) == (frame["months"].min(), frame["months"].max())
     edges = [6, 24, 48, 72]

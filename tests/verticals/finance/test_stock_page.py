@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from core import registry
 from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table, make_engine, migrate
-from core.store.schema import predictions
+from core.store.schema import predictions, task_table_name
 from verticals.finance.stock_forecasting import TASK
 
 TIMEOUT = 30
@@ -94,3 +95,25 @@ def test_selected_tickers_risk_is_read_off_its_forecast(stock_store: str,
     captions = " ".join(c.value for c in at.caption)
     assert "for TCK2" in captions  # the VaR backtest follows the chosen ticker
     assert "trained" in captions and "as of" in captions
+
+
+def test_the_task_page_shows_a_price_target_as_a_mean_not_a_rate(
+        stock_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generic explorer: a 0/1 target is a rate (%), a price is an average."""
+    monkeypatch.setenv("VERTICALS_HOME", str(Path(stock_store.removeprefix("sqlite:///")).parent))
+
+    def task_page(url: str) -> None:
+        from dashboards.task_page import render
+        from verticals.finance.stock_forecasting import TASK
+
+        render(TASK, url)
+
+    at = AppTest.from_function(task_page, args=(stock_store,), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    engine = sa.create_engine(stock_store)
+    with engine.connect() as conn:
+        mean = conn.execute(sa.text(
+            f"SELECT AVG(adj_close) FROM {task_table_name(TASK)}")).scalar_one()
+    engine.dispose()
+    tile = next(m for m in at.metric if m.label == "Mean adj_close")
+    assert tile.value == f"{mean:,.4g}" and "%" not in tile.value
