@@ -66,6 +66,7 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, ticker: str) -> go.
         upper = [last] + [p["price_quantiles"][hi] for p in payloads]
         lower = [last] + [p["price_quantiles"][lo] for p in payloads]
         figure.add_trace(go.Scatter(x=dates + dates[::-1], y=upper + lower[::-1], fill="toself",
+                                    mode="lines",
                                     fillcolor=BAND.format(alpha), line={"width": 0},
                                     name=f"{lo}-{hi}"))
     figure.add_trace(go.Scatter(x=dates, y=[last] + [p["price"] for p in payloads],
