@@ -278,13 +278,20 @@ def runs(
             query = query.where(runs_table.c.task == task)
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-        table = _table("id", "task", "pipeline", "status", "started", "s",
-                       "in/out/rej", "batches", "error")
+        # With --task the task column says nothing: leave it out so rows fit a terminal.
+        columns = ["id", "task", "pipeline", "status", "started", "s", "in/out/rej", "batches",
+                   "error"]
+        if task is not None:
+            columns.remove("task")
+        table = _table(*columns, title=task)
         for row in rows:
-            table.add_row(str(row.id), row.task, row.pipeline, row.status,
-                          f"{row.started_at:%m-%d %H:%M:%S}", f"{row.duration_s or 0:.1f}",
-                          f"{row.rows_in}/{row.rows_out}/{row.rows_rejected}", str(row.batches),
-                          (row.error or "").split("\n", 1)[0][:100])
+            cells = {"id": str(row.id), "task": row.task, "pipeline": row.pipeline,
+                     "status": row.status, "started": f"{row.started_at:%m-%d %H:%M:%S}",
+                     "s": f"{row.duration_s or 0:.1f}",
+                     "in/out/rej": f"{row.rows_in}/{row.rows_out}/{row.rows_rejected}",
+                     "batches": str(row.batches),
+                     "error": (row.error or "").split("\n", 1)[0][:100]}
+            table.add_row(*(cells[c] for c in columns))
         out.print(table)
 
 

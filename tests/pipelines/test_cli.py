@@ -68,6 +68,11 @@ def test_pipeline_commands(home: Path, tmp_path: Path) -> None:
 
     code, out, _ = invoke("runs", "--task", TASK.name)
     assert code == 0 and all(word in out for word in ("ingest", "train", "score", "succeeded"))
+    header = next(line for line in out.splitlines() if "pipeline" in line)
+    assert "task" not in header  # filtered to one Task: its name is the title, not a column
+    code, out, _ = invoke("runs")
+    header = next(line for line in out.splitlines() if "pipeline" in line)
+    assert code == 0 and "task" in header
     engine.dispose()
 
 
