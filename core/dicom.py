@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 SALT_ENV = "VERTICALS_PSEUDONYM_SALT"
 SALT_FILE = "pseudonym.salt"
 DICOM_SUFFIXES = (".dcm", ".dicom")
-METHOD = "DICOM PS3.15 E.1 Basic Application Level Confidentiality Profile (verticals)"
+# DeidentificationMethod is an LO element: 64 characters at most (the longer text we wrote
+# made every de-identified file non-conformant). The coded form says the same to machines.
+METHOD = "PS3.15 E.1 Basic Application Confidentiality Profile"
+METHOD_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 # Table E.1-1 attributes that are not caught by the VR rules below (names, dates, UIDs).
 BASIC_PROFILE_REMOVE = frozenset({
     "AccessionNumber", "AdditionalPatientHistory", "AdmittingDiagnosesDescription",
@@ -110,6 +113,8 @@ def _pseudo_uid(value: str, key: bytes) -> str:
 
 def deidentify(ds: Dataset, key: bytes | None = None) -> Dataset:
     """Apply the basic confidentiality profile to `ds` in place (sequences too); returns it."""
+    import pydicom
+
     key = key if key is not None else salt()
 
     def clean(dataset: Dataset) -> None:
@@ -134,6 +139,9 @@ def deidentify(ds: Dataset, key: bytes | None = None) -> Dataset:
         meta.MediaStorageSOPInstanceUID = _pseudo_uid(str(meta.MediaStorageSOPInstanceUID), key)
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = METHOD
+    code = pydicom.Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = METHOD_CODE
+    ds.DeidentificationMethodCodeSequence = pydicom.Sequence([code])
     return ds
 
 

@@ -99,6 +99,19 @@ def test_deidentify_follows_the_basic_profile():
     assert str(ds.StudyInstanceUID).startswith("2.25.") and str(ds.StudyInstanceUID) != study_uid
     assert str(ds.SOPClassUID) == class_uid  # names the kind of object, not the patient
     assert ds.PatientIdentityRemoved == "YES"
+    assert len(ds.DeidentificationMethod) <= 64  # an LO element
+    assert ds.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydicom warns on values that break their VR
+        ds.save_as(io.BytesIO(), enforce_file_format=False)
+        pydicom.dcmread(_saved(ds), force=True)
+
+
+def _saved(ds: pydicom.Dataset) -> io.BytesIO:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=False)
+    buffer.seek(0)
+    return buffer
 
 
 def test_pseudonymous_keys_are_stable_and_salted(monkeypatch: pytest.MonkeyPatch):
