@@ -167,14 +167,18 @@ def score(
         result = ScoreResult(run_id=run.id, model_version=champion.version)
         reference = _reference(champion)
         by_series = hasattr(task.kind, "scoring_groups")  # forecasts need whole histories
-        if by_series and scheduler:
-            raise ScoreError(f"--scheduler is for row-wise Kinds; {task.name} scores whole "
-                             "series in one process")
         if by_series:
             groups = series_groups(engine, task, table, chunk_size)
-            parts = _score_series(engine, task, champion, groups, batches, reference)
+            chosen = [b for b in (batches if batches is not None else range(len(groups)))
+                      if b < len(groups)]
+            work = [(b, groups[b]) for b in chosen]
+            parts = (_distributed(engine, scheduler, score_series_group, task, champion, work,
+                                  reference) if scheduler
+                     else _score_series(engine, task, champion, work, reference))
         elif scheduler:
-            parts = _score_distributed(engine, task, champion, p, reference, scheduler)
+            work = [(b, p) for b in p.batches]
+            parts = _distributed(engine, scheduler, score_partition, task, champion, work,
+                                 reference)
         else:
             parts = _score_local(engine, task, table, champion, p, reference)
         size = reference_rows(reference)
@@ -238,18 +242,22 @@ def series_groups(engine: Engine, task: Task, table: sa.Table, chunk_size: int) 
 
 
 def _score_series(
-    engine: Engine, task: Task, champion: Any, groups: list[list[str]],
-    batches: Sequence[int] | None, reference: dict[str, Any],
+    engine: Engine, task: Task, champion: Any, work: list[tuple[int, list[str]]],
+    reference: dict[str, Any],
 ) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
     predictor = registry.load_predictor(engine, task, champion.version)
-    table = ensure_task_table(engine, task)
-    chosen = range(len(groups)) if batches is None else [b for b in batches if b < len(groups)]
-    for batch in chosen:
-        where = table.c[task.kind.series].in_(groups[batch])
-        with engine.connect() as conn:
-            frame = read_task_frame(conn, task, where, columns=task.kind.scoring_columns(task))
+    for batch, keys in work:
+        frame = read_series(engine, task, keys)
         ledger, drift = predict_batch(task, predictor, frame, reference)
         yield batch, ledger, drift
+
+
+def read_series(engine: Engine, task: Task, keys: list[str]) -> pd.DataFrame:
+    """Every stored row of the series `keys`: the histories their forecasts start from."""
+    table = ensure_task_table(engine, task)  # the store's Table: clauses must share it
+    with engine.connect() as conn:
+        return read_task_frame(conn, task, table.c[task.kind.series].in_(keys),
+                               columns=task.kind.scoring_columns(task))
 
 
 def replace_forecasts(conn: sa.Connection, task: Task, *, version_id: int,
@@ -264,7 +272,8 @@ def replace_forecasts(conn: sa.Connection, task: Task, *, version_id: int,
             predictions.c.entity_key.in_(sorted(set(keys)))))
 
 
-# --- Dask scale-out: partitions are batches, read and predicted on the workers ---------------
+# --- Dask scale-out: partitions are batches (row ranges or series groups), read and predicted
+# on the workers; the driver writes each in its own transaction ------------------------------
 
 
 # Per worker process: one engine per URL and one loaded model per version, kept across tasks.
@@ -280,6 +289,13 @@ def _worker_engine(url: str) -> Engine:
     return _WORKER_ENGINES[url]
 
 
+def _worker_predictor(url: str, task: Task, version: int) -> Any:
+    key = (url, task.name, version)
+    if key not in _WORKER_PREDICTORS:  # the model is loaded once per worker, not per partition
+        _WORKER_PREDICTORS[key] = registry.load_predictor(_worker_engine(url), task, version)
+    return _WORKER_PREDICTORS[key]
+
+
 def score_partition(
     url: str, task: Task, version: int, version_id: int, batch: int, p: Plan,
     reference: dict[str, Any],
@@ -291,17 +307,27 @@ def score_partition(
         frame = read_batch(conn, task, table, version_id, batch, p)
     if not len(frame):
         return batch, frame, {}
-    key = (url, task.name, version)
-    if key not in _WORKER_PREDICTORS:  # the model is loaded once per worker, not per partition
-        _WORKER_PREDICTORS[key] = registry.load_predictor(engine, task, version)
-    ledger, drift = predict_batch(task, _WORKER_PREDICTORS[key], frame, reference)
+    ledger, drift = predict_batch(task, _worker_predictor(url, task, version), frame, reference)
     return batch, ledger, drift
 
 
-def _score_distributed(
-    engine: Engine, task: Task, champion: Any, p: Plan, reference: dict[str, Any], scheduler: str
+def score_series_group(
+    url: str, task: Task, version: int, version_id: int, batch: int, keys: list[str],
+    reference: dict[str, Any],
+) -> tuple[int, pd.DataFrame, dict[str, float]]:
+    """Runs on a Dask worker: read whole series, forecast them, return ledger rows + PSI."""
+    frame = read_series(_worker_engine(url), task, keys)
+    ledger, drift = predict_batch(task, _worker_predictor(url, task, version), frame, reference)
+    return batch, ledger, drift
+
+
+def _distributed(
+    engine: Engine, scheduler: str, function: Callable[..., tuple[int, pd.DataFrame,
+                                                                 dict[str, float]]],
+    task: Task, champion: Any, work: list[tuple[int, Any]], reference: dict[str, Any],
 ) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
-    """Workers read and predict; the driver writes each batch in its own transaction."""
+    """Workers run `function(url, task, version, version_id, batch, what, reference)` for
+    each (batch, what) of `work`; the driver writes each result in its own transaction."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
@@ -311,8 +337,8 @@ def _score_distributed(
     client = Client(cluster if cluster is not None else scheduler)
     try:
         url = engine.url.render_as_string(hide_password=False)
-        futures = [client.submit(score_partition, url, task, champion.version, champion.id,
-                                 batch, p, reference, pure=False) for batch in p.batches]
+        futures = [client.submit(function, url, task, champion.version, champion.id, batch,
+                                 what, reference, pure=False) for batch, what in work]
         for future in as_completed(futures):
             yield future.result()
     finally:

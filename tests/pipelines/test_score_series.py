@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from core.store.schema import predictions
 from core.task import get_task
 from pipelines.ingest import ingest
-from pipelines.score import ScoreError, score
+from pipelines.score import score
 from pipelines.train import train
 
 TASK = get_task("finance.stock_forecasting")
@@ -50,11 +49,24 @@ def test_series_are_scored_whole_at_their_latest_date_and_rerun_replaces(engine)
     assert len(_forecasts(engine)) == len(forecasts)
 
 
-def test_series_scoring_refuses_a_dask_scheduler(engine) -> None:
-    ingest(engine, TASK, lambda: TASK.sample(120, 1), source="frame")
-    train(engine, TASK, profile="smoke", models=("random_walk",))
-    with pytest.raises(ScoreError, match="scores whole series"):
-        score(engine, TASK, scheduler="local")
+def test_dask_scores_series_groups_like_the_local_path(engine) -> None:
+    from dask.distributed import LocalCluster
+
+    frame = TASK.sample(500, 1)  # 5 tickers
+    ingest(engine, TASK, lambda: frame, source="frame")
+    train(engine, TASK, profile="smoke", models=("random_walk", "drift"))
+    local = score(engine, TASK, chunk_size=2)
+    expected = _forecasts(engine).sort_values(["entity_key", "horizon"]).reset_index(drop=True)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        result = score(engine, TASK, chunk_size=2, scheduler=cluster.scheduler_address)
+
+    assert (result.rows, sorted(result.batches)) == (local.rows, [0, 1, 2])
+    got = _forecasts(engine).sort_values(["entity_key", "horizon"]).reset_index(drop=True)
+    assert len(got) == 5 * TASK.kind.horizon  # replaced at the same origins, not duplicated
+    pd.testing.assert_frame_equal(got[["entity_key", "as_of", "horizon", "batch", "payload"]],
+                                  expected[["entity_key", "as_of", "horizon", "batch", "payload"]])
 
 
 def test_a_series_too_short_to_forecast_is_reported_not_silently_dropped(engine) -> None:
