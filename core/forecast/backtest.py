@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.forecast.metrics import QUANTILES, horizon_metrics
+from core.forecast.metrics import MEDIAN, QUANTILES, diebold_mariano, horizon_metrics
 from core.forecast.panel import Panel
 from core.forecast.risk import risk_metrics
 
@@ -105,6 +105,8 @@ def evaluate(panel: Panel, result: Backtest, horizon: int, *, offset: np.ndarray
         for name, q in result.forecasts.items():
             qh = q[ok, h - 1] + offset[ok][:, None]
             values = horizon_metrics(y, qh, offset[ok], series_scale[ok], h)
+            values[f"dm_p@{h}"] = diebold_mariano(y, qh[:, MEDIAN], offset[ok],
+                                                 panel.time[rows[ok]], h)
             if risk:
                 values |= risk_metrics(actual[ok], q[ok, h - 1], QUANTILES, h, step=h)
             values[f"origins@{h}"] = float(ok.sum())

@@ -205,12 +205,15 @@ class Forecasting:
             f"walk-forward rolling origin, every {self.freq} step from {windows[0].first.date()} "
             f"to {windows[-1].last.date()} ({len(windows)} refits, every {BENCH_REFIT} origins, "
             f"expanding window, fit on rows up to each refit origin); horizons 1-{self.horizon}; "
-            "metrics on origins every model forecast; mae_ratio vs the random walk; VaR/Kupiec "
+            "metrics on origins every model forecast; mae_ratio vs the random walk, dm_p its "
+            "Diebold-Mariano p-value (absolute error, daily means, HLN correction); VaR/Kupiec "
             "on non-overlapping h-step windows")
         beats = [n for n in ranked if metrics[n].get(self.primary_metric, np.inf) < 1.0]
+        # A ratio under 1 can be luck: only a Diebold-Mariano p < 0.05 says the edge is real.
+        significant = [n for n in beats if metrics[n].get("dm_p@1", 1.0) < 0.05]
         return {"task": task.name, "dataset": dataset, "protocol": protocol, "models": metrics,
                 "best": {"model": best, **metrics[best]},
-                "beats_random_walk": beats}
+                "beats_random_walk": beats, "beats_random_walk_significantly": significant}
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ForecastPredictor:
         if not str(config.get("format", "")).startswith(FORMAT_PREFIX):

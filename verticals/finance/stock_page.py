@@ -132,7 +132,15 @@ def verdict(versions: list[Any]) -> str:
         return ("No model beats the random walk one day ahead: use the random walk's forecast "
                 "(no change) and read the other models' intervals as risk ranges only.")
     r, m = winners[0]
-    return f"{m} beats the random walk one day ahead: its MAE is {r:.3f} times the random walk's."
+    sentence = (f"{m} beats the random walk one day ahead: its MAE is {r:.3f} times the "
+                "random walk's")
+    p = next(v.metrics.get("dm_p@1") for v in versions if v.model == m)
+    if p is None:
+        return sentence + "."
+    if p >= 0.05:
+        return (sentence + f", a difference the Diebold-Mariano test cannot tell from chance "
+                f"(p = {p:.2f}): treat the forecasts as no better than no change.")
+    return sentence + f" (Diebold-Mariano p = {p:.3f}: unlikely to be luck)."
 
 
 def page(ctx: PageContext) -> None:

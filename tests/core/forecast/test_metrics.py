@@ -48,3 +48,29 @@ def test_horizon_metrics_keys_carry_the_horizon() -> None:
     assert values["mae_ratio@2"] == pytest.approx(7 / 12)
     assert set(values) >= {"coverage80@2", "coverage95@2", "direction_acc@2", "direction_base@2",
                            "quantile_loss@2", "smape@2", "mase@2", "rmse@2"}
+
+
+def test_diebold_mariano_by_hand() -> None:
+    from scipy import stats
+
+    times = np.repeat(np.arange(6), 2)  # two series per day: averaged into one loss per day
+    y = np.array([1.0, -1, 2, 0, -1, 1, 0.5, 0.5, 1, -2, 0, 3])
+    yhat = y + np.array([0.5, -0.5, 0.2, 0.1, -1.0, 0.0, 0.3, 0.3, -0.2, 0.4, 0.6, -0.1])
+    naive = np.zeros(12)
+    d = (np.abs(y - yhat) - np.abs(y)).reshape(6, 2).mean(axis=1)
+    n = 6
+    variance = np.mean((d - d.mean()) ** 2) / n  # h = 1: no lags
+    statistic = np.sqrt((n - 1) / n) * d.mean() / np.sqrt(variance)  # HLN factor at h = 1
+    expected = 2 * stats.t.sf(abs(statistic), df=n - 1)
+    assert metrics.diebold_mariano(y, yhat, naive, times, 1) == pytest.approx(expected)
+    assert metrics.diebold_mariano(y, naive, naive, times, 1) == 1.0  # never differ
+
+
+def test_diebold_mariano_tells_a_real_edge_from_noise() -> None:
+    rng = np.random.default_rng(0)
+    times = np.arange(500)
+    y = rng.normal(0, 1, 500)
+    good = y + rng.normal(0, 0.3, 500)  # knows most of the move
+    noise = rng.normal(0, 0.01, 500)  # about the random walk's zero
+    assert metrics.diebold_mariano(y, good, np.zeros(500), times, 1) < 1e-6
+    assert metrics.diebold_mariano(y, noise, np.zeros(500), times, 1) > 0.05

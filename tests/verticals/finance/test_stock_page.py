@@ -117,3 +117,20 @@ def test_the_task_page_shows_a_price_target_as_a_mean_not_a_rate(
     engine.dispose()
     tile = next(m for m in at.metric if m.label == "Mean adj_close")
     assert tile.value == f"{mean:,.4g}" and "%" not in tile.value
+
+
+def test_verdict_says_plainly_whether_an_edge_is_real() -> None:
+    from types import SimpleNamespace
+
+    from verticals.finance.stock_page import verdict
+
+    def version(model: str, ratio: float, p: float | None) -> SimpleNamespace:
+        metrics = {"mae_ratio@1": ratio} | ({} if p is None else {"dm_p@1": p})
+        return SimpleNamespace(model=model, metrics=metrics)
+
+    walk = version("random_walk", 1.0, 1.0)
+    assert verdict([walk, version("tft", 1.01, 0.3)]).startswith("No model beats the random walk")
+    lucky = verdict([walk, version("tft", 0.998, 0.6)])
+    assert "cannot tell from chance (p = 0.60)" in lucky and "no better than no change" in lucky
+    real = verdict([walk, version("lightgbm", 0.95, 0.001)])
+    assert "0.950 times" in real and "p = 0.001" in real and "unlikely to be luck" in real
