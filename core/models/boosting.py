@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 
 MODEL_FILE = "model.txt"
 META_FILE = "lightgbm.json"
 
 
-class LightGBM:
+class LightGBM(Hyperparameters):
     """Gradient-boosted trees on raw numbers and native categories.
 
     Defaults suit small credit tables: shallow trees, a low learning rate, many rounds and
@@ -42,12 +42,6 @@ class LightGBM:
         self.max_cat_to_onehot = max_cat_to_onehot
         self.n_jobs = n_jobs
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def _booster_params(self) -> dict[str, Any]:
         return {

@@ -30,7 +30,7 @@ from core.forecast.fast_predict import build_batch, forward, usable
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel
 from core.forecast.tails import standardized_quantiles, with_empirical_tails
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 
 WEIGHTS_FILE = "network.safetensors"
 PARAMS_FILE = "forecaster.json"
@@ -76,7 +76,7 @@ def cumulative_quantiles(steps: np.ndarray) -> np.ndarray:
             + np.sign(spread) * np.sqrt(np.cumsum(spread**2, axis=1)))
 
 
-class DeepForecaster:
+class DeepForecaster(Hyperparameters):
     """One pytorch-forecasting network on the series' one-step changes in volatility units
     (Panel.scaled_change), `horizon` steps ahead, scaled back by the origin's EWMA volatility.
 
@@ -102,12 +102,6 @@ class DeepForecaster:
         self.n_samples = n_samples
         self.freq = freq
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(self, panel: Panel) -> Self:
         import lightning.pytorch as pl

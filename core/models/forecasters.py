@@ -24,20 +24,16 @@ from core.forecast.tails import (
     standardized_quantiles,
     with_empirical_tails,
 )
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 
 PARAMS_FILE = "forecaster.json"
 BODY = QUANTILES[LOWER:UPPER + 1]  # the levels LightGBM learns; tails come from the data's shape
 
 
-class _Params:
-    """get_params/save/load for forecasters whose state is a few JSON values."""
+class _JsonState(Hyperparameters):
+    """save/load for forecasters whose fitted state is a few arrays (`_fitted`) as JSON."""
 
-    _names: tuple[str, ...] = ()
     _fitted: tuple[str, ...] = ()
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._names}
 
     def save(self, directory: Path) -> None:
         state = {"params": self.get_params(),
@@ -53,11 +49,10 @@ class _Params:
         return model
 
 
-class RandomWalk(_Params):
+class RandomWalk(_JsonState):
     """No change from the origin; intervals = EWMA volatility x empirical standardized errors."""
 
     format = "random_walk"
-    _names = ("horizon",)
     _fitted = ("z_",)
 
     def __init__(self, *, horizon: int = 5) -> None:
@@ -73,11 +68,10 @@ class RandomWalk(_Params):
         return scale * self.z_[None]
 
 
-class Drift(_Params):
+class Drift(_JsonState):
     """The random walk plus each series' mean change over the trailing `window` rows."""
 
     format = "drift"
-    _names = ("horizon", "window")
     _fitted = ("z_",)
 
     def __init__(self, *, horizon: int = 5, window: int = 250) -> None:
@@ -97,7 +91,7 @@ class Drift(_Params):
         return mean[rows][:, None, None] * steps + scale * self.z_[None]
 
 
-class AutoRegressive:
+class AutoRegressive(Hyperparameters):
     """ARIMA(p,1,0) on the level (AR(p) on the changes) per series, p chosen by AIC.
 
     Least squares on the last `window` changes; Gaussian intervals from the psi weights of the
@@ -112,9 +106,6 @@ class AutoRegressive:
         self.horizon = horizon
         self.max_p = max_p
         self.window = window
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
 
     def fit(self, panel: Panel) -> Self:
         self.coefs_: dict[str, dict[str, Any]] = {}
@@ -191,7 +182,7 @@ def _psi(phi: np.ndarray, horizon: int) -> np.ndarray:
     return psi
 
 
-class LightGBMQuantile:
+class LightGBMQuantile(Hyperparameters):
     """One LightGBM quantile regressor per (horizon, body level) on lagged, volatility-scaled
     changes, with empirical tails (core.forecast.tails).
 
@@ -216,12 +207,6 @@ class LightGBMQuantile:
         self.subsample = subsample
         self.n_jobs = n_jobs
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(self, panel: Panel) -> Self:
         import lightgbm as lgb

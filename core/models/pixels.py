@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 
 LOGISTIC_FILE = "pixel_logistic.json"
 LIGHTGBM_FILE = "model.txt"
@@ -25,7 +25,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class PixelLogistic:
+class PixelLogistic(Hyperparameters):
     """L2 logistic regression on standardised pixels; the weights map is its explanation."""
 
     format = "pixel_logistic"
@@ -34,12 +34,6 @@ class PixelLogistic:
         self.C = C
         self.max_iter = max_iter
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, X_valid: np.ndarray | None = None,
             y_valid: np.ndarray | None = None) -> Self:
@@ -85,7 +79,7 @@ class PixelLogistic:
         return model
 
 
-class PixelLightGBM:
+class PixelLightGBM(Hyperparameters):
     """Gradient-boosted trees on pixels (binary or multiclass); contributions give the heatmap."""
 
     format = "pixel_lightgbm"
@@ -103,12 +97,6 @@ class PixelLightGBM:
         self.reg_lambda = reg_lambda
         self.n_jobs = n_jobs
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, X_valid: np.ndarray | None = None,
             y_valid: np.ndarray | None = None) -> Self:

@@ -59,3 +59,14 @@ def set_constructor_params(model: Any, params: dict[str, Any]) -> Any:
     for key, value in params.items():
         setattr(model, key, value)
     return model
+
+
+class Hyperparameters:
+    """get_params/set_params from the constructor (scikit-learn's BaseEstimator, nothing
+    else): a model's constructor stays the one list of its hyperparameters."""
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return constructor_params(self)
+
+    def set_params(self, **params: Any) -> Self:
+        return set_constructor_params(self, params)

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 
 FILE = "scorecard.json"
 
 
-class Scorecard:
+class Scorecard(Hyperparameters):
     """WoE-binned logistic regression with points (PDO scaling).
 
     Binning comes from optbinning's BinningProcess (numbers get the event-rate shape
@@ -40,12 +40,6 @@ class Scorecard:
         self.base_points = base_points
         self.base_odds = base_odds
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.evaluate import stratified_split
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -80,7 +80,7 @@ class AugmentedResNet(nn.Module):
         return self.net((self.augment(x) - 0.5) / 0.25)
 
 
-class ImageCNN:
+class ImageCNN(Hyperparameters):
     """scikit-learn style wrapper: X is float32 (N, C, H, W) in [0, 1], y holds class indices."""
 
     format = "image_resnet"
@@ -103,12 +103,6 @@ class ImageCNN:
         self.patience = patience
         self.valid_fraction = valid_fraction
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def _build(self) -> AugmentedResNet:
         return AugmentedResNet(self.in_channels_, self.n_classes_, self.size_, self.width,

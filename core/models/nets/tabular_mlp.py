@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ from torch import nn
 
 from core.evaluate import stratified_split
 from core.models.encoding import category_maps, to_array
-from core.models.protocol import constructor_params, set_constructor_params
+from core.models.protocol import Hyperparameters
 from core.models.training import fit_module
 
 WEIGHTS_FILE = "model.safetensors"
@@ -48,7 +48,7 @@ class TabularNet(nn.Module):
         return self.head(torch.cat([*self.embed(codes), numbers], dim=1)).squeeze(1)
 
 
-class TabularMLP:
+class TabularMLP(Hyperparameters):
     """scikit-learn style wrapper: category maps, scaling, Lightning training, contributions.
 
     Defaults are small and strongly regularised (one layer of 32, dropout, weight decay):
@@ -72,12 +72,6 @@ class TabularMLP:
         self.patience = patience
         self.valid_fraction = valid_fraction
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return constructor_params(self)
-
-    def set_params(self, **params: Any) -> Self:
-        return set_constructor_params(self, params)
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, *,
