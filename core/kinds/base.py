@@ -76,3 +76,11 @@ class Kind(Protocol):
     def bench(
         self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
     ) -> dict[str, Any]: ...
+
+
+def require_format(directory: Path, config: Mapping[str, Any], prefix: str, what: str) -> None:
+    """Refuse an artifact whose config.json names another Kind's format (before any byte of
+    the model is read), naming what was found and what was expected."""
+    if not str(config.get("format", "")).startswith(prefix):
+        raise ValueError(f"{directory}: format {config.get('format')!r} is not {what} "
+                         f"(expected '{prefix}<model>')")

@@ -15,7 +15,7 @@ import pandas as pd
 from core.forecast import backtest
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel, build_panel
-from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
 from core.monitor import reference_profile
 
 if TYPE_CHECKING:
@@ -216,9 +216,7 @@ class Forecasting:
                 "beats_random_walk": beats, "beats_random_walk_significantly": significant}
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ForecastPredictor:
-        if not str(config.get("format", "")).startswith(FORMAT_PREFIX):
-            raise ValueError(f"{directory}: format {config.get('format')!r} is not a forecasting "
-                             f"predictor (expected '{FORMAT_PREFIX}<model>')")
+        require_format(directory, config, FORMAT_PREFIX, "a forecasting predictor")
         return ForecastPredictor.load(Path(directory))
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core import images
 from core.evaluate import leaderboard, stratified_split
-from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
 from core.kinds.image_metrics import (
     ClassCalibrator,
     confusion,
@@ -182,9 +182,7 @@ class ImageClassification:
         return candidates
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ImagePredictor:
-        if not str(config.get("format", "")).startswith(FORMAT_PREFIX):
-            raise ValueError(f"{directory}: format {config.get('format')!r} is not an image "
-                             f"predictor (expected '{FORMAT_PREFIX}<model>')")
+        require_format(directory, config, FORMAT_PREFIX, "an image predictor")
         return ImagePredictor.load(Path(directory))
 
     def bench(

@@ -21,7 +21,7 @@ from core.evaluate import (
     time_split,
 )
 from core.explain import top_reasons
-from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
 from core.models.calibration import Calibrator
 from core.models.formats import load_model
 from core.models.scorecard import points_from_probability
@@ -155,9 +155,7 @@ class TabularClassification:
                          train_rows=train_rows, reference=reference)
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> TabularPredictor:
-        if not str(config.get("format", "")).startswith(FORMAT_PREFIX):
-            raise ValueError(f"{directory}: format {config.get('format')!r} is not a tabular "
-                             f"predictor (expected '{FORMAT_PREFIX}<model>')")
+        require_format(directory, config, FORMAT_PREFIX, "a tabular predictor")
         return TabularPredictor.load(Path(directory))
 
     def bench(

@@ -168,3 +168,9 @@ def test_image_codec_rejects_corrupt_non_image_and_wrong_size():
     with pytest.raises(images.ImageError, match="not base64 PNG"):
         images.decode("not base64!", "row 7")
     assert not images.is_valid("") and images.is_valid(text)
+
+
+def test_load_rejects_another_kind_of_artifact(tmp_path: Path) -> None:
+    kind = ImageClassification(labels=("benign", "malignant"), positive="malignant")
+    with pytest.raises(ValueError, match="is not an image predictor"):
+        kind.load_predictor(tmp_path, {"format": "forecasting.arima"})
