@@ -167,11 +167,13 @@ def score(
         result = ScoreResult(run_id=run.id, model_version=champion.version)
         reference = _reference(champion)
         by_series = hasattr(task.kind, "scoring_groups")  # forecasts need whole histories
+        total = len(p.batches)
         if by_series:
             groups = series_groups(engine, task, table, chunk_size)
             chosen = [b for b in (batches if batches is not None else range(len(groups)))
                       if b < len(groups)]
             work = [(b, groups[b]) for b in chosen]
+            total = len(work)
             parts = (_distributed(engine, scheduler, score_series_group, task, champion, work,
                                   reference) if scheduler
                      else _score_series(engine, task, champion, work, reference))
@@ -206,7 +208,7 @@ def score(
                 result.unscored += sorted(set(groups[batch]) - scored)
                 run.rows_rejected = len(result.unscored)
             if progress is not None:
-                progress(len(ledger), len(p.batches))
+                progress(len(ledger), total)
     result.duration_s = time.perf_counter() - started
     return result
 
