@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Self
 
@@ -13,6 +14,22 @@ from core.models.encoding import category_maps, to_array
 from core.models.protocol import Hyperparameters
 
 FILE = "scorecard.json"
+
+
+class _CvxpyOrtoolsNotice(logging.Filter):
+    """Drops cvxpy's "unrecognized new version of ortools" notice, printed on every import:
+    cvxpy will not drive ortools >= 9.15 through its GLOP/PDLP interfaces, which we never
+    use (optbinning calls ortools' CP-SAT directly, and that works). Other cvxpy messages
+    pass through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Unrecognized new version of ortools" not in record.getMessage()
+
+
+def _quiet_cvxpy() -> None:
+    logger = logging.getLogger("__cvxpy__")  # cvxpy.settings.LOGGER
+    if not any(isinstance(f, _CvxpyOrtoolsNotice) for f in logger.filters):
+        logger.addFilter(_CvxpyOrtoolsNotice())
 
 
 class Scorecard(Hyperparameters):
@@ -57,6 +74,7 @@ class Scorecard(Hyperparameters):
         return self
 
     def _fit_bins(self, X: pd.DataFrame, y: np.ndarray) -> list[dict[str, Any]]:
+        _quiet_cvxpy()
         from optbinning import BinningProcess
 
         categorical = list(self.categories_)

@@ -63,3 +63,18 @@ def test_points_follow_pdo_scaling() -> None:
     # base odds 50:1 good:bad -> 600 points; doubling the odds adds 20 points
     assert points_from_probability(np.array([1 / 51]))[0] == pytest.approx(600)
     assert points_from_probability(np.array([1 / 101]))[0] == pytest.approx(620)
+
+
+def test_only_cvxpys_ortools_version_notice_is_dropped() -> None:
+    import logging
+
+    from core.models.scorecard import _CvxpyOrtoolsNotice
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("__cvxpy__", logging.WARNING, __file__, 1, message, None, None)
+
+    notice = _CvxpyOrtoolsNotice()
+    assert not notice.filter(record(
+        "Encountered unexpected exception importing solver GLOP:\nRuntimeError('Unrecognized "
+        "new version of ortools (9.15.6755). Expected < 9.15.0.')"))
+    assert notice.filter(record("Solver ECOS failed: infeasible"))
