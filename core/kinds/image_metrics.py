@@ -15,17 +15,32 @@ ROC_POINTS = 200  # enough for a smooth curve in the dashboard, small in model_v
 
 
 def threshold_for_sensitivity(positive: np.ndarray, p: np.ndarray, target: float) -> float:
-    """The highest threshold t whose decision `p >= t` reaches `target` sensitivity.
+    """The highest threshold t such that a *new* positive case scores p >= t with probability
+    at least `target` (split-conformal, over draws of the held-out positives).
 
-    With n positives, t is the ceil(target * n)-th highest positive score: every positive at or
-    above it is caught, so sensitivity is at least the target, and no higher t achieves that.
+    With the n held-out positive scores ascending, t is the k-th lowest, k = floor((1 - target)
+    (n + 1)): a new positive's rank among the n + 1 is uniform, so it falls below t with
+    probability k / (n + 1) <= 1 - target. Catching `target` of the held-out positives
+    instead (the k-th highest) promises only about k / (n + 1) less: with 21 positives and a
+    95% target that rule kept 0.91 in expectation, and on BreastMNIST's test split it caught
+    0.79. Fewer than 1 / (1 - target) - 1 positives cannot support the target at all: t is
+    then the lowest positive score and `guaranteed_sensitivity` says what it does promise.
     """
     if not 0 < target <= 1:
         raise ValueError(f"target sensitivity must be in (0, 1], got {target}")
-    scores = np.sort(np.asarray(p, dtype=float)[np.asarray(positive, dtype=bool)])[::-1]
+    scores = np.sort(np.asarray(p, dtype=float)[np.asarray(positive, dtype=bool)])
     if len(scores) == 0:
         raise ValueError("the operating point needs at least one positive example")
-    return float(scores[math.ceil(target * len(scores) - 1e-9) - 1])
+    return float(scores[_rank(len(scores), target) - 1])
+
+
+def guaranteed_sensitivity(n_positive: int, target: float) -> float:
+    """What `threshold_for_sensitivity` promises a new positive case, from n held-out ones."""
+    return 1 - _rank(n_positive, target) / (n_positive + 1)
+
+
+def _rank(n: int, target: float) -> int:
+    return max(math.floor((1 - target) * (n + 1) + 1e-9), 1)
 
 
 def sensitivity_specificity(positive: np.ndarray, called: np.ndarray) -> tuple[float, float]:

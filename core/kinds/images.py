@@ -19,6 +19,7 @@ from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
 from core.kinds.image_metrics import (
     ClassCalibrator,
     confusion,
+    guaranteed_sensitivity,
     image_metrics,
     roc_curve,
     threshold_for_sensitivity,
@@ -60,9 +61,9 @@ class ImageClassification:
     `labels` orders the classes (others found in the data are appended); `positive` is the class
     the operating point is for (default: the last label). Splits: the `split` column's official
     train/val/test when the data has one, stratified 70/10/20 otherwise. Images are resized to
-    `size` px; validation rows calibrate the probabilities and fix the threshold that reaches
-    `target_sensitivity` for the positive class. Drift is watched on image brightness and
-    contrast plus the Task's `drift` columns.
+    `size` px; validation rows calibrate the probabilities and fix the threshold that gives a
+    new positive case `target_sensitivity` (split-conformal, core.kinds.image_metrics). Drift
+    is watched on image brightness and contrast plus the Task's `drift` columns.
     """
 
     labels: tuple[str, ...]
@@ -175,6 +176,9 @@ class ImageClassification:
             candidates.append(Candidate(
                 name=name, predictor=predictor, params=params, train_rows=len(fit),
                 metrics={**image_metrics(y[test], P, classes, positive, threshold),
+                         # the sensitivity the threshold promises a new malignant case
+                         "op_guarantee": round(guaranteed_sensitivity(
+                             int(np.sum(y[val] == positive)), self.target_sensitivity), 4),
                          # what the MedMNIST evaluator reports: argmax of the raw softmax
                          "accuracy_uncalibrated": round(float(np.mean(
                              raw.argmax(axis=1) == y[test])), 6)},

@@ -171,9 +171,12 @@ def operating_point(ctx: PageContext) -> None:
     cols[1].metric("Threshold", f"{metrics.get('op_threshold', float('nan')):.3f}")
     cols[2].metric("Sensitivity", f"{metrics.get('op_sensitivity', float('nan')):.3f}")
     cols[3].metric("Specificity", f"{metrics.get('op_specificity', float('nan')):.3f}")
+    guarantee = metrics.get("op_guarantee")
+    promise = (f" (split-conformal: a new {params.get('positive', 'positive')} case scores "
+               f"above it with probability ≥ {guarantee:.3f})" if guarantee is not None else "")
     st.caption(f"On the held-out test images; the threshold was set on validation images for a "
                f"sensitivity of {params.get('target_sensitivity', 0.95)} for "
-               f"{params.get('positive', 'the positive class')}.")
+               f"{params.get('positive', 'the positive class')}{promise}.")
     roc, matrix = params.get("roc"), params.get("confusion")
     left, right = st.columns(2)
     if roc:

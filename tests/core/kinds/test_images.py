@@ -14,6 +14,7 @@ from core import images
 from core.kinds.image_metrics import (
     ClassCalibrator,
     confusion,
+    guaranteed_sensitivity,
     image_metrics,
     roc_curve,
     sensitivity_specificity,
@@ -34,16 +35,34 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_threshold_for_sensitivity_is_the_kth_highest_positive_score():
+def test_threshold_for_sensitivity_is_split_conformal():
     positive = np.array([1, 1, 1, 1, 0, 0])
-    p = np.array([0.9, 0.8, 0.3, 0.6, 0.7, 0.1])
-    # 75% of 4 positives = 3 must be caught: the 3rd highest positive score is 0.6.
-    assert threshold_for_sensitivity(positive, p, 0.75) == 0.6
-    assert threshold_for_sensitivity(positive, p, 0.95) == 0.3  # ceil(3.8) = 4 -> 0.3
-    assert threshold_for_sensitivity(positive, p, 0.25) == 0.9
+    p = np.array([0.9, 0.8, 0.3, 0.6, 0.7, 0.1])  # positives ascending: 0.3, 0.6, 0.8, 0.9
+    # k = floor((1 - target) * (n + 1)) with n = 4: the k-th lowest positive score.
+    assert threshold_for_sensitivity(positive, p, 0.5) == 0.6  # k = floor(2.5) = 2
+    assert threshold_for_sensitivity(positive, p, 0.25) == 0.8  # k = floor(3.75) = 3
+    assert threshold_for_sensitivity(positive, p, 0.75) == 0.3  # k = floor(1.25) = 1
+    assert guaranteed_sensitivity(4, 0.75) == pytest.approx(0.8)
+    # 4 positives cannot support 95%: the lowest score, and it promises only 4/5.
+    assert threshold_for_sensitivity(positive, p, 0.95) == 0.3
+    assert guaranteed_sensitivity(4, 0.95) == pytest.approx(0.8)
+    assert guaranteed_sensitivity(21, 0.95) == pytest.approx(21 / 22)
     assert sensitivity_specificity(positive == 1, p >= 0.6) == (0.75, 0.5)
     with pytest.raises(ValueError, match="target sensitivity"):
         threshold_for_sensitivity(positive, p, 0.0)
+
+
+def test_the_threshold_keeps_its_promise_on_new_cases():
+    """Over many draws of 21 held-out positives, new positives score at or above the
+    threshold at least 95% of the time (the old 'catch 95% of the held-out ones' rule: ~91%)."""
+    rng = np.random.default_rng(0)
+    caught = []
+    for _ in range(4000):
+        held_out, new = rng.normal(size=21), rng.normal(size=50)
+        t = threshold_for_sensitivity(np.ones(21, dtype=bool), held_out, 0.95)
+        caught.append(np.mean(new >= t))
+    assert np.mean(caught) >= 0.95
+    assert np.mean(caught) == pytest.approx(21 / 22, abs=0.005)
 
 
 def test_binary_metrics_match_hand_computation():

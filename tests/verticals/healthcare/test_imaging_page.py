@@ -101,6 +101,15 @@ def test_operating_point_tab_shows_roc_and_confusion(on_store: str) -> None:
     assert {"AUC", "Threshold", "Sensitivity", "Specificity"} <= set(labels)
     assert len(at.get("plotly_chart")) == 2
     assert any("sensitivity of 0.95 for malignant" in c.value for c in at.caption)
+    from core import registry
+    from core.store.engine import make_engine
+
+    engine = make_engine(on_store)
+    guarantee = registry.champion(engine, TASK.name).metrics["op_guarantee"]
+    engine.dispose()
+    assert 0 < guarantee < 1
+    assert any(f"a new malignant case scores above it with probability ≥ {guarantee:.3f}"
+               in c.value for c in at.caption)
 
 
 def test_upload_png_and_dicom_get_a_diagnosis(store: tuple[str, Path],
