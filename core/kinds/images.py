@@ -219,9 +219,10 @@ class ImageClassification:
             f"{'official train/val/test split' if official else 'stratified 70/10/20 split'} "
             f"({len(rows)} labelled images, classes {classes}, resized to {self.size} px); "
             f"fit on train, {self.calibration if len(classes) == 2 else 'temperature'} "
-            "calibration and the operating point "
-            f"(sensitivity >= {self.target_sensitivity} for "
-            f"{classes[self.positive_index(classes)]}) on val, metrics on test; accuracy is "
+            "calibration and the operating point (split-conformal: a new "
+            f"{classes[self.positive_index(classes)]} case scores above it with probability >= "
+            f"{self.target_sensitivity}, op_guarantee with the val positives there are) on val, "
+            "metrics on test; accuracy is "
             f"argmax (threshold 0.5) of calibrated probabilities; mean and std over {seeds} "
             f"seed(s) starting at {seed}; profile {profile}"
         )
