@@ -67,11 +67,12 @@ def observed(panel: Panel) -> tuple[str, ...]:
     return (VOLATILITY, *panel.covariates)
 
 
-def observed_values(panel: Panel, name: str) -> np.ndarray:
-    """An observed real over every panel row (each value known at the close of its row)."""
+def observed_values(panel: Panel, name: str, rows: np.ndarray) -> np.ndarray:
+    """An observed real at panel rows `rows` (any shape; each value known at the close of its
+    row). Only those rows are computed: the fast path calls this for every origin."""
     if name == VOLATILITY:
-        return np.log(panel.sigma)
-    return panel.frame[name].to_numpy(dtype=float)
+        return np.log(panel.sigma[rows])
+    return panel.frame[name].to_numpy(dtype=float)[rows]
 
 
 def long_frame(panel: Panel) -> pd.DataFrame:
@@ -88,7 +89,7 @@ def long_frame(panel: Panel) -> pd.DataFrame:
         "dow": calendar(frame["time"].to_numpy()),
     })
     for name in observed(panel):
-        out[name] = np.nan_to_num(observed_values(panel, name)[rows])
+        out[name] = np.nan_to_num(observed_values(panel, name, rows))
     return out
 
 
@@ -99,10 +100,9 @@ def build_dataset(frame: pd.DataFrame, encoder_length: int, horizon: int,
 
     The target is standardised by one TorchNormalizer fitted on `frame` (the past of the refit
     origin), the calendar and observed reals by StandardScalers; series are a static category
-    with a NaN class
-    so an unseen ticker still scores. Not a GroupNormalizer: in pytorch-forecasting 1.8, when
-    the group column is also a category, it scales the inputs with one series' statistics
-    and rescales the outputs with another's.
+    with a NaN class so an unseen ticker still scores. Not a GroupNormalizer: in
+    pytorch-forecasting 1.8, when the group column is also a category, it scales the inputs
+    with one series' statistics and rescales the outputs with another's.
     """
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import NaNLabelEncoder, TorchNormalizer
@@ -180,7 +180,7 @@ def predict_frame(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> pd.DataF
     rows on the calendar (target and observed reals 0: unknown), one pseudo-series per origin."""
     parts = []
     frame = panel.frame
-    extra = {name: observed_values(panel, name) for name in spec_observed(spec)}
+    extra = spec_observed(spec)
     for n, row in enumerate(rows):
         past = frame.iloc[row - spec.encoder_length + 1: row + 1]
         future = future_times(frame["time"].to_numpy()[[row]], spec.horizon, spec.freq)[0]
@@ -191,7 +191,8 @@ def predict_frame(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> pd.DataF
             TARGET: np.r_[panel.scaled_change[row - spec.encoder_length + 1: row + 1],
                           np.zeros(spec.horizon)],
             "dow": np.r_[calendar(past["time"].to_numpy()), calendar(future)],
-            **{name: np.r_[values[row - spec.encoder_length + 1: row + 1], np.zeros(spec.horizon)]
-               for name, values in extra.items()},
+            **{name: np.r_[observed_values(panel, name, np.arange(row - spec.encoder_length + 1,
+                                                                   row + 1)),
+                           np.zeros(spec.horizon)] for name in extra},
         }))
     return pd.concat(parts, ignore_index=True)

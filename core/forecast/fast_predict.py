@@ -63,7 +63,7 @@ def build_batch(panel: Panel, rows: np.ndarray, spec: DatasetSpec) -> dict[str, 
             columns_dec.append((calendar(future) - mean) / sd)
         else:  # observed: the past as it was; unknown ahead (0, as predict_frame fills it)
             mean, sd = spec.scalers[name]
-            values = np.nan_to_num(observed_values(panel, name)[window])
+            values = np.nan_to_num(observed_values(panel, name, window))
             columns_enc.append((values - mean) / sd)
             columns_dec.append(np.full((len(rows), H), -mean / sd))
 

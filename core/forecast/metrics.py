@@ -77,10 +77,12 @@ def diebold_mariano(y: np.ndarray, yhat: np.ndarray, naive: np.ndarray, times: n
     _, where = np.unique(np.asarray(times), return_inverse=True)
     d = np.bincount(where, weights=diff) / np.bincount(where)
     n = len(d)
+    if n < 3:
+        return 1.0
     centred = d - d.mean()
     gamma = [float(centred[k:] @ centred[:n - k]) / n for k in range(min(h, n))]
     variance = (gamma[0] + 2 * sum(gamma[1:])) / n
-    if n < 3 or variance <= 0:
+    if variance <= 0:
         return 1.0
     correction = np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     statistic = correction * d.mean() / np.sqrt(variance)

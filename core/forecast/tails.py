@@ -45,9 +45,8 @@ def with_empirical_tails(q: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """
     q = np.array(q, dtype=float)
     q[..., LOWER:UPPER + 1] = np.sort(q[..., LOWER:UPPER + 1], axis=-1)
-    median = q[..., MEDIAN:MEDIAN + 1]
-    out = q.copy()
+    median = q[..., MEDIAN:MEDIAN + 1]  # the body is only read below, the tails only written
     for edge, levels in ((LOWER, slice(0, LOWER)), (UPPER, slice(UPPER + 1, None))):
         ratio = shape[:, levels] / shape[:, edge:edge + 1]  # >= 1: tails beyond the body
-        out[..., levels] = median + (q[..., edge:edge + 1] - median) * ratio[None]
-    return out
+        q[..., levels] = median + (q[..., edge:edge + 1] - median) * ratio[None]
+    return q
