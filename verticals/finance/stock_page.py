@@ -77,23 +77,22 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, ticker: str) -> go.
 
 
 def risk_summary(forecast: pd.DataFrame, horizons: tuple[int, ...] = (1, 5)) -> pd.DataFrame:
-    """VaR and ES of one ticker's latest forecast, as % of the position lost (a log-return
+    """99% VaR and ES of one ticker's latest forecast, as % of the position lost (a log-return
     loss L is 1 - exp(-L) of the price), read off the forecast's own quantiles."""
+
+    def percent_lost(log_loss: np.ndarray) -> float:
+        return float(100 * (1 - np.exp(-log_loss[0])))
+
     rows = []
     for _, row in forecast[forecast["horizon"].isin(horizons)].iterrows():
         quantiles = json.loads(row["payload"])["quantiles"]
         levels = sorted(quantiles, key=float)
         q = np.array([[quantiles[k] for k in levels]])
         taus = [float(k) for k in levels]
-
-        def loss(value: np.ndarray) -> float:
-            return float(100 * (1 - np.exp(-value[0])))
-
         rows.append({"horizon": int(row["horizon"]),
-                     "VaR 95%": loss(value_at_risk(q, taus, 0.05)),
-                     "VaR 99%": loss(value_at_risk(q, taus, 0.01)),
-                     "ES 99%": loss(expected_shortfall(q, taus, 0.01))})
-    return pd.DataFrame(rows, columns=["horizon", "VaR 95%", "VaR 99%", "ES 99%"])
+                     "var99": percent_lost(value_at_risk(q, taus, 0.01)),
+                     "es99": percent_lost(expected_shortfall(q, taus, 0.01))})
+    return pd.DataFrame(rows, columns=["horizon", "var99", "es99"])
 
 
 def trace_frame(versions: list[Any]) -> pd.DataFrame:
@@ -170,9 +169,9 @@ def page(ctx: PageContext) -> None:
         risk = risk_summary(chosen)
         columns = st.columns(len(risk) * 2)
         for i, row in enumerate(risk.itertuples(index=False)):
-            columns[2 * i].metric(f"{row.horizon}-day VaR 99%", f"{row[2]:.2f}%",
+            columns[2 * i].metric(f"{row.horizon}-day VaR 99%", f"{row.var99:.2f}%",
                                   help="the loss exceeded on 1 day in 100, by the forecast")
-            columns[2 * i + 1].metric(f"{row.horizon}-day ES 99%", f"{row[3]:.2f}%",
+            columns[2 * i + 1].metric(f"{row.horizon}-day ES 99%", f"{row.es99:.2f}%",
                                       help="the mean loss on those worst days")
     st.subheader("Backtest error against the random walk (1 day, monthly)")
     trace = trace_frame(versions)
