@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.kinds.base import PRIMARY_OUTPUT
 from core.store.schema import (
     aliases,
     drift_reports,
@@ -180,13 +181,15 @@ def run_history(engine: Engine, task: str, limit: int = 200) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
 
 
-def row_counts(engine: Engine, task: str, input_table: str | None = None) -> dict[str, int]:
-    """Input rows, predictions and quarantined rows of a Task (0 where a table is missing)."""
+def row_counts(engine: Engine, task: str, input_table: str | None = None, *,
+               output: str | None = PRIMARY_OUTPUT) -> dict[str, int]:
+    """Input rows, predictions (of the primary output by default; `output=None`: of every
+    output) and quarantined rows of a Task (0 where a table is missing)."""
     with engine.connect() as conn:
         counts = {
             "predictions": conn.execute(
                 sa.select(sa.func.count()).select_from(predictions)
-                .where(predictions.c.task == task)).scalar_one(),
+                .where(predictions.c.task == task, *_of_output(output))).scalar_one(),
             "quarantined": conn.execute(
                 sa.select(sa.func.count()).select_from(quarantine)
                 .where(quarantine.c.task == task)).scalar_one(),
@@ -255,34 +258,57 @@ def latest_drift(engine: Engine, task: str) -> pd.DataFrame:
 
 
 # --- predictions ----------------------------------------------------------------------------
+# The ledger holds one row per entity, output, time, step and horizon. These queries show "the"
+# prediction: the primary output (PRIMARY_OUTPUT) unless `output` names another one.
 
 
-def predicted_versions(engine: Engine, task: str) -> list[int]:
-    """Model version ids that have predictions in the ledger."""
+def _of_output(output: str | None) -> list[sa.ColumnElement[bool]]:
+    """The clause selecting one output of the ledger (none for `output=None`: every output)."""
+    return [] if output is None else [predictions.c.output == output]
+
+
+def _of_version(task: str, model_version_id: int, output: str) -> list[sa.ColumnElement[bool]]:
+    return [predictions.c.task == task, predictions.c.model_version_id == model_version_id,
+            predictions.c.output == output]
+
+
+def predicted_versions(engine: Engine, task: str, *,
+                       output: str | None = PRIMARY_OUTPUT) -> list[int]:
+    """Model version ids that have predictions (of `output`; None: of any) in the ledger."""
     with engine.connect() as conn:
         return list(conn.execute(
-            sa.select(predictions.c.model_version_id).where(predictions.c.task == task)
+            sa.select(predictions.c.model_version_id)
+            .where(predictions.c.task == task, *_of_output(output))
             .distinct().order_by(predictions.c.model_version_id)).scalars())
 
 
-def score_range(engine: Engine, task: str, model_version_id: int) -> tuple[float, float] | None:
+def outputs(engine: Engine, task: str, model_version_id: int) -> list[str]:
+    """The outputs a model version has predictions of (PRIMARY_OUTPUT first when present)."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            sa.select(predictions.c.output)
+            .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id)
+            .distinct().order_by(predictions.c.output)).scalars())
+
+
+def score_range(engine: Engine, task: str, model_version_id: int, *,
+                output: str = PRIMARY_OUTPUT) -> tuple[float, float] | None:
     with engine.connect() as conn:
         low, high = conn.execute(
             sa.select(sa.func.min(predictions.c.score), sa.func.max(predictions.c.score))
-            .where(predictions.c.task == task,
-                   predictions.c.model_version_id == model_version_id)).one()
+            .where(*_of_version(task, model_version_id, output))).one()
     return None if low is None else (float(low), float(high))
 
 
 def score_histogram(
-    engine: Engine, task: str, model_version_id: int, edges: Sequence[float],
+    engine: Engine, task: str, model_version_id: int, edges: Sequence[float], *,
+    output: str = PRIMARY_OUTPUT,
 ) -> pd.DataFrame:
     """Prediction counts per score bin and label (bins from `edges`, counted in SQL)."""
     index = bin_index(predictions.c.score, edges).label("bin")
     query = (
         sa.select(index, predictions.c.label, sa.func.count().label("rows"))
-        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id,
-               predictions.c.score.is_not(None))
+        .where(*_of_version(task, model_version_id, output), predictions.c.score.is_not(None))
         .group_by(index, predictions.c.label).order_by(index)
     )
     with engine.connect() as conn:
@@ -292,11 +318,12 @@ def score_histogram(
     return frame
 
 
-def label_counts(engine: Engine, task: str, model_version_id: int) -> pd.DataFrame:
+def label_counts(engine: Engine, task: str, model_version_id: int, *,
+                 output: str = PRIMARY_OUTPUT) -> pd.DataFrame:
     count = sa.func.count().label("rows")
     query = (
         sa.select(predictions.c.label, count, sa.func.avg(predictions.c.score).label("mean_score"))
-        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id)
+        .where(*_of_version(task, model_version_id, output))
         .group_by(predictions.c.label).order_by(count.desc())
     )
     with engine.connect() as conn:
@@ -304,21 +331,23 @@ def label_counts(engine: Engine, task: str, model_version_id: int) -> pd.DataFra
                             columns=["label", "rows", "mean_score"])
 
 
-_PREDICTION_COLUMNS = (predictions.c.entity_key, predictions.c.as_of, predictions.c.horizon,
-                       predictions.c.score, predictions.c.label, predictions.c.lower,
-                       predictions.c.upper, predictions.c.batch, predictions.c.payload,
-                       predictions.c.reasons)
+_PREDICTION_COLUMNS = (predictions.c.entity_key, predictions.c.output, predictions.c.as_of,
+                       predictions.c.step, predictions.c.horizon, predictions.c.score,
+                       predictions.c.label, predictions.c.lower, predictions.c.upper,
+                       predictions.c.batch, predictions.c.payload, predictions.c.reasons)
 
 
 def prediction_page(
     engine: Engine, task: str, model_version_id: int, *, page: int = 0, size: int = 50,
-    order: str = "score_desc", label: str | None = None,
+    order: str = "score_desc", label: str | None = None, output: str = PRIMARY_OUTPUT,
 ) -> pd.DataFrame:
-    """One page of the ledger for a model version (size capped), ordered by score or key."""
+    """One page of one output of the ledger for a model version (size capped), ordered by
+    score or key."""
     orders = {
         "score_desc": (predictions.c.score.desc(), predictions.c.id),
         "score_asc": (predictions.c.score.asc(), predictions.c.id),
-        "entity": (predictions.c.entity_key, predictions.c.horizon),
+        "entity": (predictions.c.entity_key, predictions.c.as_of, predictions.c.step,
+                   predictions.c.horizon, predictions.c.id),
         "newest": (predictions.c.id.desc(),),
     }
     if order not in orders:
@@ -326,7 +355,7 @@ def prediction_page(
     size = max(1, min(size, MAX_ROWS))
     query = (
         sa.select(*_PREDICTION_COLUMNS)
-        .where(predictions.c.task == task, predictions.c.model_version_id == model_version_id)
+        .where(*_of_version(task, model_version_id, output))
         .order_by(*orders[order]).limit(size).offset(max(page, 0) * size)
     )
     if label is not None:
@@ -336,13 +365,60 @@ def prediction_page(
     return pd.DataFrame(rows, columns=[c.name for c in _PREDICTION_COLUMNS])
 
 
-def predictions_for(engine: Engine, task: str, entity_key: str, limit: int = 50) -> pd.DataFrame:
-    """Every ledger row of one entity (all versions and horizons), newest first."""
+def predictions_for(engine: Engine, task: str, entity_key: str, limit: int = 50, *,
+                    output: str | None = PRIMARY_OUTPUT) -> pd.DataFrame:
+    """The ledger rows of one entity (all versions, times, steps and horizons) of `output`
+    (None: of every output), newest first."""
     query = (
         sa.select(predictions.c.model_version_id, *_PREDICTION_COLUMNS)
-        .where(predictions.c.task == task, predictions.c.entity_key == entity_key)
+        .where(predictions.c.task == task, predictions.c.entity_key == entity_key,
+               *_of_output(output))
         .order_by(predictions.c.id.desc()).limit(limit)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=["model_version_id", *[c.name for c in _PREDICTION_COLUMNS]])
+
+
+# --- a Task's own section -------------------------------------------------------------------
+
+
+def latest_forecasts(engine: Engine, task: str, model_version_id: int, *,
+                     output: str = PRIMARY_OUTPUT) -> pd.DataFrame:
+    """A version's ledger rows of `output` at each entity's latest time (as_of): the newest
+    forecast of every series, one row per horizon, by entity then horizon (row-capped)."""
+    mine = (predictions.c.task == task, predictions.c.model_version_id == model_version_id,
+            predictions.c.output == output)
+    latest = (sa.select(predictions.c.entity_key, sa.func.max(predictions.c.as_of).label("as_of"))
+              .where(*mine).group_by(predictions.c.entity_key).subquery())
+    columns = (predictions.c.entity_key, predictions.c.as_of, predictions.c.step,
+               predictions.c.horizon, predictions.c.score, predictions.c.lower,
+               predictions.c.upper, predictions.c.payload)
+    query = (sa.select(*columns)
+             .join(latest, sa.and_(latest.c.entity_key == predictions.c.entity_key,
+                                   latest.c.as_of == predictions.c.as_of))
+             .where(*mine)
+             .order_by(predictions.c.entity_key, predictions.c.step, predictions.c.horizon)
+             .limit(20 * MAX_ROWS))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in columns])
+
+
+def entity_history(
+    engine: Engine, task: str, input_table: str, entity_column: str, entity: Any,
+    time_column: str, value_column: str, limit: int = MAX_ROWS,
+) -> pd.DataFrame:
+    """The last `limit` values of one entity in the Task's input table `input_table`
+    (PageContext.table.name), as columns `time_column`, `value_column`, oldest first: the
+    history a forecast is drawn after. `task` is the Task whose table it is (unused by the SQL:
+    the table is the Task's own)."""
+    table = sa.table(input_table, sa.column(entity_column), sa.column(time_column),
+                     sa.column(value_column))
+    query = (sa.select(table.c[time_column], table.c[value_column])
+             .where(table.c[entity_column] == entity)
+             .order_by(table.c[time_column].desc()).limit(max(1, min(limit, MAX_ROWS))))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=[time_column, value_column]).iloc[::-1].reset_index(
+        drop=True)

@@ -106,8 +106,13 @@ predictions = sa.Table(
     sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
     sa.Column("batch", sa.Integer, nullable=False),
     sa.Column("entity_key", sa.String(200), nullable=False),
+    # Which output of the entity the row holds: PRIMARY_OUTPUT ('') for the Kind's main one
+    # (revision 0003; the defaults fill older rows and writers that do not send them).
+    sa.Column("output", sa.String(64), nullable=False, server_default=""),
     # The time the prediction is for: naive, in the Task's own clock (like its input table).
     sa.Column("as_of", sa.DateTime, nullable=False),
+    # An integer position (a cycle number) for Kinds indexed by steps, else 0.
+    sa.Column("step", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("horizon", sa.Integer, nullable=False),
     sa.Column("score", sa.Float, nullable=True),
     sa.Column("label", sa.String(100), nullable=True),
@@ -117,8 +122,8 @@ predictions = sa.Table(
     sa.Column("reasons", sa.Text, nullable=True),
     # Server default so bulk writes (executemany/COPY) need not send it.
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
-    sa.UniqueConstraint("task", "model_version_id", "entity_key", "as_of", "horizon",
-                        name="uq_predictions_key"),
+    sa.UniqueConstraint("task", "model_version_id", "entity_key", "output", "as_of", "step",
+                        "horizon", name="uq_predictions_key"),
     sa.Index("ix_predictions_task_version_batch", "task", "model_version_id", "batch"),
 )
 
@@ -218,7 +223,7 @@ def _signature(table: sa.Table) -> list[tuple[str, str, bool]]:
 
 def _build_task_table(task: Task, metadata: sa.MetaData) -> sa.Table:
     keys = [key for key in task.kind.key_columns() if key in task.schema.columns]
-    target = getattr(task.kind, "target", None)
+    labels = set(task.kind.label_columns)
     columns: list[sa.Column[Any]] = [
         sa.Column(ROW_ID, sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
                   autoincrement=True),
@@ -228,8 +233,8 @@ def _build_task_table(task: Task, metadata: sa.MetaData) -> sa.Table:
         if name in (ROW_ID, RUN_ID):
             raise ValueError(f"Task {task.name}: schema column {name!r} clashes with the store's "
                              "own column; rename it in the schema")
-        # Targets stay nullable so unlabelled rows can be stored and scored.
-        nullable = bool(spec.nullable) or not spec.required or name == target
+        # Labels stay nullable so unlabelled rows can be stored and scored.
+        nullable = bool(spec.nullable) or not spec.required or name in labels
         columns.append(sa.Column(name, sql_type(spec.dtype, name), nullable=nullable))
     constraints = []
     if keys:

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from core.store import input_queries, queries
+from core.kinds.base import EPOCH, PRIMARY_OUTPUT
+from core.store import input_queries, queries, schema
 from core.store.schema import task_table
-from tests.dashboards.handmade import ROWS, Store, populate
+from tests.dashboards.handmade import OTHER_OUTPUT, OTHER_OUTPUT_ROWS, ROWS, Store, populate
 from tests.fakes import make_task
 
 
@@ -131,3 +132,47 @@ def test_months_on_both_dialects(engine: sa.Engine, store: Store) -> None:
     assert first.get(0, 0) == int((in_month <= 12).sum())
     assert first.get(1, 0) == int(((in_month > 12) & (in_month <= 40)).sum())
     assert first.get(2, 0) == int((in_month > 40).sum())
+
+
+def test_prediction_queries_show_the_primary_output_unless_asked(engine: sa.Engine,
+                                                                 store: Store) -> None:
+    """A second output (a failure mode beside the failure) and step-indexed rows of the same
+    entities stay out of "the" prediction's counts, bins and pages; asked for, they are there."""
+    version = store.champion_id
+    keys = store.frame["application_id"].iloc[:10].tolist()
+    ledger = schema.predictions
+    with engine.begin() as conn:
+        conn.execute(ledger.insert(), [
+            {"task": "test.fake", "model_version_id": version, "batch": 0, "entity_key": key,
+             "output": output, "as_of": EPOCH.to_pydatetime(), "step": step, "horizon": 0,
+             "score": 0.995, "label": "TWF" if output else "bad"}
+            for key in keys for output, step in (("TWF", 0), ("TWF", 3), (PRIMARY_OUTPUT, 3))])
+    assert queries.row_counts(engine, "test.fake")["predictions"] == ROWS + 10
+    assert (queries.row_counts(engine, "test.fake", output=None)["predictions"]
+            == ROWS + OTHER_OUTPUT_ROWS + 30)
+    assert queries.row_counts(engine, "test.fake", output="TWF")["predictions"] == 20
+    assert queries.predicted_versions(engine, "test.fake") == [version]
+    assert queries.predicted_versions(engine, "test.fake", output="nope") == []
+    assert queries.outputs(engine, "test.fake", version) == [PRIMARY_OUTPUT, "TWF", OTHER_OUTPUT]
+    assert queries.score_range(engine, "test.fake", version) == pytest.approx((0, 0.995))
+    assert queries.score_range(engine, "test.fake", version, output="TWF") == pytest.approx(
+        (0.995, 0.995))
+    assert queries.score_range(engine, "test.fake", version, output="nope") is None
+    labels = queries.label_counts(engine, "test.fake", version).set_index("label")
+    assert labels["rows"].to_dict() == {"bad": 70, "good": 60}
+    failure_mode = queries.label_counts(engine, "test.fake", version, output="TWF")
+    assert failure_mode[["label", "rows"]].to_dict("records") == [{"label": "TWF", "rows": 20}]
+    hist = queries.score_histogram(engine, "test.fake", version, [0.0, 0.5, 1.0], output="TWF")
+    assert hist[["bin", "rows"]].to_dict("records") == [{"bin": 1, "rows": 20}]
+    page = queries.prediction_page(engine, "test.fake", version, size=1000, order="entity")
+    assert len(page) == ROWS + 10 and set(page["output"]) == {PRIMARY_OUTPUT}
+    assert page["entity_key"].iloc[:2].tolist() == [keys[0], keys[0]]
+    assert page["step"].iloc[:2].tolist() == [0, 3]
+    twf = queries.prediction_page(engine, "test.fake", version, output="TWF", order="entity")
+    assert len(twf) == 20 and (twf["label"] == "TWF").all()
+    found = queries.predictions_for(engine, "test.fake", keys[0])
+    assert found["output"].tolist() == [PRIMARY_OUTPUT, PRIMARY_OUTPUT]
+    assert found["step"].tolist() == [3, 0]  # newest first
+    every = queries.predictions_for(engine, "test.fake", keys[0], output=None)
+    assert sorted(zip(every["output"], every["step"], strict=True)) == [
+        ("", 0), ("", 3), ("TWF", 0), ("TWF", 3), (OTHER_OUTPUT, 0)]
