@@ -254,4 +254,4 @@ def load_predictor(engine: sa.Engine, task: Task, version: int | None = None) ->
     else:
         chosen = get_version(engine, task.name, version)
     config = verify_artifact(chosen)
-    return task.kind.load_predictor(chosen.directory / MODEL_DIR, config)
+    return task.kind.load_predictor(chosen.directory / MODEL_DIR, config, task.model_formats())

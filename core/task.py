@@ -16,9 +16,14 @@ if TYPE_CHECKING:
     import pandera.pandas as pa
 
     from core.kinds.base import Kind
+    from core.models.formats import Formats
     from core.models.protocol import Model
 
 ENTRY_POINT_GROUP = "verticals.tasks"
+# An empty registry nearly always means the distribution is not installed: its own Tasks are
+# entry points, which exist only once pip has installed the package.
+NO_TASKS = (f"(none: no {ENTRY_POINT_GROUP!r} entry points are installed; run "
+            "`pip install -e .` in the checkout, or install the package declaring them)")
 PROFILES = ("smoke", "quick", "full")
 
 
@@ -63,10 +68,13 @@ class Task:
     models: Mapping[str, Callable[..., Model]] | None = None
     # profile ("smoke" | "quick" | "full") -> model name -> keyword arguments for its factory.
     profiles: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
-    # Extra Streamlit section: page(ctx) with a dashboards.context.PageContext, or a lazy
+    # Extra Streamlit section: page(ctx) with a core.page.PageContext, or a lazy
     # "module:function" reference so loading the Task never imports Streamlit.
     page: Callable[..., None] | str | None = None
     sample_rows: int = 3000
+    # Format key -> model class ("module:Class") for candidates the Task adds in `models` whose
+    # format is not built in: the registry saves and loads them like the built-ins.
+    formats: Mapping[str, str | type] = field(default_factory=dict)
 
     @property
     def vertical(self) -> str:
@@ -86,13 +94,24 @@ class Task:
             raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
         return dict(self.profiles.get(profile, {}).get(model, {}))
 
-    def build_model(self, model: str, profile: str) -> Model:
+    def build_model(self, model: str, profile: str, *, seed: int | None = None) -> Model:
+        """The candidate `model` with the profile's settings; `seed` is set when it takes one."""
         factories = self.candidates()
         if model not in factories:
             raise KeyError(
                 f"Task {self.name} has no model {model!r}; candidates: {', '.join(factories)}"
             )
-        return factories[model](**self.model_params(model, profile))
+        built = factories[model](**self.model_params(model, profile))
+        if seed is not None and "seed" in built.get_params():
+            built.set_params(seed=seed)
+        return built
+
+    def model_formats(self) -> Formats:
+        """The format registry this Task's artifacts load through: built-ins, plugins, and the
+        Task's own `formats`."""
+        from core.models.formats import installed_formats
+
+        return installed_formats().with_formats(self.formats, f"Task {self.name}")
 
     def page_function(self) -> Callable[..., None] | None:
         """The page callable, importing a "module:function" reference on first use."""
@@ -130,22 +149,25 @@ def _load_ref(ref: str, origin: str) -> Task:
 
 
 def discover(
-    builtin: Mapping[str, str] | None = None, *, include_entry_points: bool = True
+    builtin: Mapping[str, str | Task] | None = None, *, include_entry_points: bool = True
 ) -> Mapping[str, Task]:
-    """Load every Task: the built-in map first, then the `verticals.tasks` entry points.
+    """Load every Task: `builtin`, a name -> "module:TASK" reference (or Task) map passed in,
+    then the `verticals.tasks` entry points of every installed distribution, this project's own
+    Tasks among them (declared in pyproject.toml).
 
-    A name defined twice is an error, never a silent override.
+    core never imports a vertical by name: it follows only the references it is given or finds
+    in the entry-point group. A name defined twice is an error naming both origins, never a
+    silent override.
     """
-    if builtin is None:
-        builtin = import_module("verticals").BUILTIN_TASKS
     found: dict[str, Task] = {}
     origins: dict[str, str] = {}
 
-    def add(name: str, ref: str, origin: str) -> None:
-        task = _load_ref(ref, origin)
+    def add(name: str, ref: str | Task, origin: str) -> None:
+        task = ref if isinstance(ref, Task) else _load_ref(ref, origin)
         if task.name != name:
+            what = "a Task" if isinstance(ref, Task) else repr(ref)
             raise TaskRegistryError(
-                f"{origin} registers {ref!r} under {name!r} but its TASK is named {task.name!r}"
+                f"{origin} registers {what} under {name!r} but its TASK is named {task.name!r}"
             )
         if name in found:
             raise TaskRegistryError(
@@ -155,8 +177,8 @@ def discover(
         found[name] = task
         origins[name] = origin
 
-    for name, ref in sorted(builtin.items()):
-        add(name, ref, "the built-in map (verticals/__init__.py)")
+    for name, ref in sorted((builtin or {}).items()):
+        add(name, ref, "the map passed to discover()")
     if include_entry_points:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             add(ep.name, ep.value, f"entry point {ep.name!r} of {ep.dist.name if ep.dist else '?'}")
@@ -178,6 +200,6 @@ def get_task(name: str) -> Task:
     registry = tasks()
     if name not in registry:
         raise TaskRegistryError(
-            f"no Task named {name!r}; registered: {', '.join(registry) or '(none)'}"
+            f"no Task named {name!r}; registered: {', '.join(registry) or NO_TASKS}"
         )
     return registry[name]

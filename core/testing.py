@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 
 from core.kinds.base import LEDGER_COLUMNS
+from core.kinds.contract import KindError, check_kind
 from core.task import PROFILES, Task
+
+__all__ = ["ConformanceError", "KindError", "check_kind", "check_task"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -30,12 +33,18 @@ class ConformanceError(AssertionError):
 def check_task(task: Task, *, rows: int = 240, seed: int = 0) -> None:
     """Run every contract check on `task`; raise ConformanceError listing all failures.
 
-    Checks: the name, profiles and datasets are well formed; the sample generator is seeded and
-    valid under the schema; features keep the row count and never read the target; every
-    candidate fits on the sample with its smoke settings, predicts ledger-shaped rows and survives
-    a save/load round trip; every metric computes.
+    Checks: the Kind implements the declared contract (check_kind); the name, profiles and
+    datasets are well formed; the sample generator is seeded and valid under the schema; features
+    keep the row count and never read a label column; every candidate fits on the sample with
+    its smoke settings, predicts ledger-shaped rows and survives a save/load round trip through
+    the Task's format registry; every metric computes.
     """
     problems: list[str] = []
+    try:
+        check_kind(task.kind)
+    except KindError as error:
+        # The other checks call the Kind: with its contract broken they would only add noise.
+        raise ConformanceError(task.name, [f"kind: {p}" for p in error.problems]) from error
 
     def check(what: str, step: Callable[[], None]) -> bool:
         try:
@@ -103,16 +112,19 @@ def _check_features(task: Task, frame: pd.DataFrame) -> None:
     features = task.feature_frame(frame)
     if len(features) != len(frame):
         raise ValueError(f"features changed the row count: {len(frame)} -> {len(features)}")
-    target = getattr(task.kind, "target", None)
-    if task.features is None or target is None or target not in frame:
+    labels = [c for c in task.kind.label_columns if c in frame.columns]
+    if task.features is None or not labels:
         return
-    shuffled = frame.copy()
-    shuffled[target] = np.random.default_rng(0).permutation(shuffled[target].to_numpy())
-    other = task.feature_frame(shuffled).drop(columns=[target], errors="ignore")
-    pd.testing.assert_frame_equal(
-        features.drop(columns=[target], errors="ignore"), other,
-        obj="features after shuffling the target (features must not read the target)",
-    )
+    # Every label column is shuffled on its own: a feature built from any one of them (a
+    # failure mode feeding the failure flag) is a leak.
+    kept = features.drop(columns=labels, errors="ignore")
+    for column in labels:
+        shuffled = frame.copy()
+        shuffled[column] = np.random.default_rng(0).permutation(shuffled[column].to_numpy())
+        other = task.feature_frame(shuffled).drop(columns=labels, errors="ignore")
+        pd.testing.assert_frame_equal(
+            kept, other, obj=f"features after shuffling label column {column!r} (features must "
+                             "not read any label column)")
 
 
 def _check_candidates(task: Task, frame: pd.DataFrame, seed: int, problems: list[str]) -> None:
@@ -144,12 +156,21 @@ def _check_round_trip(task: Task, candidate, frame: pd.DataFrame) -> None:
         raise ValueError("predict() returned no rows for the sample")
     if not np.isfinite(predicted["score"].to_numpy(dtype=float)).all():
         raise ValueError("predict() returned non-finite scores")
+    outputs = set(predicted["output"])
+    if not outputs <= set(task.kind.outputs):
+        raise ValueError(f"predict() wrote outputs {sorted(outputs - set(task.kind.outputs))} "
+                         f"the Kind does not declare (Kind.outputs = {task.kind.outputs})")
+    if not pd.api.types.is_integer_dtype(predicted["step"]):
+        raise ValueError(f"predict() step column must be integers, got {predicted['step'].dtype}")
+    keys = ["entity_key", "output", "as_of", "step", "horizon"]
+    if predicted.duplicated(keys).any():
+        raise ValueError(f"predict() wrote two rows with the same ledger key {keys}")
     json.dumps(candidate.reference)  # the drift reference is stored as JSON
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         candidate.predictor.save(directory)
         config = {"format": candidate.predictor.format}
-        loaded = task.kind.load_predictor(directory, config).predict(rows)
+        loaded = task.kind.load_predictor(directory, config, task.model_formats()).predict(rows)
     pd.testing.assert_series_equal(
         predicted["score"].reset_index(drop=True), loaded["score"].reset_index(drop=True),
         check_exact=False, rtol=1e-5, obj="scores after save/load",

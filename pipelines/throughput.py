@@ -28,8 +28,9 @@ from pipelines.train import train
 
 TRAIN_ROWS = 20_000
 # The ledger columns a score run writes (created_at and id come from the database).
-OUTPUT_COLUMNS = ["task", "model_version_id", "run_id", "batch", "entity_key", "as_of",
-                  "horizon", "score", "label", "lower", "upper", "payload", "reasons"]
+OUTPUT_COLUMNS = ["task", "model_version_id", "run_id", "batch", "entity_key", "output",
+                  "as_of", "step", "horizon", "score", "label", "lower", "upper", "payload",
+                  "reasons"]
 
 
 @contextmanager
@@ -75,8 +76,7 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _scored_columns(task: Task) -> list[str]:
-    target = getattr(task.kind, "target", None)
-    return [c for c in task.schema.columns if c != target]
+    return task.kind.scoring_columns(task)
 
 
 def bare_read(engine: Engine, task: Task, table: sa.Table) -> float:
@@ -140,7 +140,7 @@ def bare_write(engine: Engine) -> float:
 
 
 def throughput(
-    task: Task, *, rows: int, seed: int = 0, chunk_size: int = 100_000,
+    task: Task, *, rows: int = 1_000_000, seed: int = 0, chunk_size: int = 100_000,
     train_rows: int = TRAIN_ROWS, model: str | None = "lightgbm",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def throughput(
         write_s = bare_write(engine)
         dialect = engine.dialect.name
     return {
-        "task": task.name, "dataset": "throughput", "rows": rows,
+        "task": task.name, "benchmark": "throughput", "rows": rows,
         "rows_per_s": round(rows / end_to_end_s, 1), "end_to_end_s": round(end_to_end_s, 3),
         "read_s": round(read_s, 3), "predict_s": round(predict_s, 3),
         "write_s": round(write_s, 3),

@@ -28,10 +28,10 @@ class TrainResult:
 
 
 def labelled_rows(engine: Engine, task: Task) -> pd.DataFrame:
-    """Rows of the input table whose target is known, in ingest order."""
+    """Rows of the input table whose (first) label is known, in ingest order."""
     table = ensure_task_table(engine, task)
-    target = getattr(task.kind, "target", None)
-    where = table.c[target].is_not(None) if target else sa.true()
+    labels = task.kind.label_columns
+    where = table.c[labels[0]].is_not(None) if labels else sa.true()
     with engine.connect() as conn:
         return read_task_frame(conn, task, where)
 

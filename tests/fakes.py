@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from core.kinds.base import LEDGER_COLUMNS, Candidate
+from core.kinds.base import (
+    PRIMARY_OUTPUT,
+    SECTIONS,
+    Batching,
+    Benchmark,
+    Candidate,
+    ledger_frame,
+    sorted_groups,
+)
 from core.task import Task
 
 FAKE_SCHEMA = pa.DataFrameSchema(
@@ -37,12 +45,8 @@ class FakePredictor:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         score = 1.0 / (1.0 + np.exp(-self.weight * frame["months"].to_numpy(dtype=float) / 10))
-        return pd.DataFrame({
-            "entity_key": frame["application_id"].astype(str).to_numpy(),
-            "as_of": pd.Timestamp("1970-01-01"), "horizon": 0, "score": score,
-            "label": np.where(score > 0.5, "bad", "good"), "lower": np.nan, "upper": np.nan,
-            "payload": None, "reasons": None,
-        }, columns=list(LEDGER_COLUMNS))
+        return ledger_frame(len(frame), frame["application_id"].astype(str).to_numpy(), score,
+                            label=np.where(score > 0.5, "bad", "good"))
 
     def save(self, directory: Path) -> None:
         (directory / "weights.json").write_text(json.dumps({"weight": self.weight}))
@@ -52,29 +56,48 @@ class FakePredictor:
 
 @dataclass(frozen=True)
 class FakeKind:
-    """The Kind protocol reduced to what the store and the registry use."""
+    """The declared Kind protocol (core.kinds.base.Kind) and nothing else: what the store, the
+    registry and the pipelines may rely on (tests/core/kinds/test_contract.py checks it)."""
 
-    target: str = "default"
-    id: str = "application_id"
     name: str = "fake"
     primary_metric: str = "auc"
     higher_is_better: bool = True
+    entity: str = "application_id"
+    step_column: str | None = None
+    label_columns: tuple[str, ...] = ("default",)
+    outputs: tuple[str, ...] = (PRIMARY_OUTPUT,)
+    batching: Batching = Batching.ROWS
+    display_metrics: tuple[str, ...] = ("auc", "ks")
+    sections: tuple[str, ...] = SECTIONS
+    bench_options: tuple[str, ...] = ()
 
     def default_models(self) -> Mapping[str, Callable[..., Any]]:
         return {}
 
     def key_columns(self) -> tuple[str, ...]:
-        return (self.id,)
+        return (self.entity,)
 
-    def train(self, task: Task, frame: pd.DataFrame, **_: Any) -> list[Candidate]:
+    def scoring_columns(self, task: Task) -> list[str]:
+        return [c for c in task.schema.columns if c not in self.label_columns]
+
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        return sorted_groups(keys, chunk_size)
+
+    def train(self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+              models: tuple[str, ...] | None = None) -> list[Candidate]:
         return [candidate("fake", 0.7)]
 
-    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> FakePredictor:
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Any) -> FakePredictor:
         assert config["format"] == "fake-json"
         weights = json.loads((directory / "weights.json").read_text())
         return FakePredictor(weight=weights["weight"])
 
-    def bench(self, task: Task, frame: pd.DataFrame, **_: Any) -> dict[str, Any]:
+    def bench(self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+              **options: Any) -> dict[str, Any]:
+        return {}
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
         return {}
 
 

@@ -13,8 +13,7 @@ from core.forecast.fast_predict import build_batch, forward, usable
 
 if TYPE_CHECKING:
     from core.forecast.panel import Panel
-    from core.kinds.forecasting import Forecasting
-    from core.task import Task
+    from core.kinds.base import TaskSpec
 
 ORIGINS = 60  # enough calls to time the library's per-call overhead, few enough to stay short
 
@@ -44,16 +43,15 @@ def origin_rows(panel: Panel, origins: np.ndarray, spec: Any) -> list[np.ndarray
     return [b for b in blocks if len(b)]
 
 
-def predict_speed(kind: Forecasting, task: Task, frame: pd.DataFrame, *, profile: str,
-                  seed: int) -> dict[str, Any]:
-    """Train the TFT on the data before the last ORIGINS origins, then forecast each of those
-    origins for every series both ways; report seconds, speedup and the largest difference."""
+def predict_speed(panel: Panel, task: TaskSpec, *, profile: str, seed: int) -> dict[str, Any]:
+    """Train the Task's TFT on the panel before its last ORIGINS origins, then forecast each of
+    those origins for every series both ways; report seconds, speedup and the largest
+    difference."""
     import torch
 
-    panel = kind.panel(frame)
     times = np.unique(panel.time)
     origins = times[-ORIGINS:]
-    model = task.build_model("tft", profile).set_params(seed=seed)
+    model = task.build_model("tft", profile, seed=seed)
     model.fit(panel.until(pd.Timestamp(origins[0])))
     dataset = build_dataset(long_frame(panel.until(pd.Timestamp(origins[0]))),
                             model.encoder_length, model.horizon, spec_observed(model.spec_))
@@ -69,7 +67,7 @@ def predict_speed(kind: Forecasting, task: Task, frame: pd.DataFrame, *, profile
                 "predict (from_dataset + predict, per origin) and by the fast path (tensors "
                 "built from arrays + one forward, per origin); one_pass = all origins in one "
                 "forward; both on one torch thread; first call of each path untimed")
-    return {"task": task.name, "dataset": "predict_speed", "protocol": protocol,
+    return {"task": task.name, "benchmark": "predict_speed", "protocol": protocol,
             "models": {"tft": result}, "best": {"model": "tft", **result}, **result}
 
 

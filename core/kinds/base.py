@@ -1,22 +1,29 @@
-"""What every problem Kind provides to the pipelines, the registry and the dashboards."""
+"""The Kind contract: every member the pipelines, the registry, the dashboards and
+`core.testing` use of a problem shape, declared and typed (`check_kind` verifies it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+    from core.models.formats import Formats
     from core.models.protocol import Model
-    from core.task import Task
 
 # Columns of the frame a Predictor returns; the pipelines add task, model version, run, batch.
 LEDGER_COLUMNS = (
-    "entity_key",  # str: the Kind's id (tabular row id, series id, study id)
-    "as_of",  # datetime64: the time the prediction is for/made at (epoch when the Kind has none)
+    "entity_key",  # str: the value of the Kind's entity column (row id, series, study, unit)
+    "output",  # str: which output this row holds; PRIMARY_OUTPUT for the Kind's main one
+    "as_of",  # datetime64: the time the prediction is for/made at (EPOCH when the Kind has none)
+    "step",  # int: an integer position (a cycle number) for Kinds indexed by steps, else 0
     "horizon",  # int: steps ahead (0 for non-forecasting Kinds)
     "score",  # float: probability of the positive class, or the point forecast
     "label",  # str | None: the decision at the operating point / cut-off
@@ -25,6 +32,52 @@ LEDGER_COLUMNS = (
     "payload",  # str | None: JSON with Kind-specific extras (score points, quantiles)
     "reasons",  # str | None: JSON list of the top reasons [{"feature", "value", "effect"}]
 )
+# The output every Kind has: its main prediction. Further outputs of one entity (a failure
+# mode's probability beside the failure's) are named by the Kind (`Kind.outputs`).
+PRIMARY_OUTPUT = ""
+EPOCH = pd.Timestamp("1970-01-01")
+# The generic dashboard sections (dashboards/task_page.py renders each by name); a Kind lists
+# those that apply to it in `Kind.sections`. A new section is added here, for every Kind.
+SECTIONS = ("data", "models", "predictions", "drift", "runs")
+
+
+class Batching(StrEnum):
+    """How `score` cuts a Task's stored rows into batches (one transaction each)."""
+
+    ROWS = "rows"  # fixed _row_id ranges: every row is scored on its own (applications, images)
+    SERIES = "series"  # groups of whole entities: every stored row of each (histories, units)
+    SLICES = "slices"  # whole time slices of the panel: every entity at each time (graphs)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A named benchmark a Kind offers besides its dataset protocol (`Kind.bench`).
+
+    `run(task, frame, profile=, seed=, **options) -> dict` runs it on an adapter's frame when
+    `dataset` is true (frame is None otherwise); `run=None` names a benchmark of the store and
+    pipelines (`pipelines.bench.STORE_BENCHMARKS`), which core cannot run itself. `options` are
+    the command-line options it accepts.
+    """
+
+    name: str
+    description: str
+    dataset: bool = True
+    options: tuple[str, ...] = ()
+    run: Callable[..., dict[str, Any]] | None = None
+
+
+class TaskSpec(Protocol):
+    """What a Kind reads of its Task (core.task.Task implements it): the Kind never imports
+    core.task, so the contract has one direction."""
+
+    name: str
+    schema: pa.DataFrameSchema
+
+    def candidates(self) -> Mapping[str, Callable[..., Model]]: ...
+
+    def build_model(self, model: str, profile: str, *, seed: int | None = None) -> Model: ...
+
+    def feature_frame(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
 
 class Predictor(Protocol):
@@ -54,28 +107,122 @@ class Candidate:
 
 
 class Kind(Protocol):
-    """A problem shape: splits, metrics, default candidates, prediction rows."""
+    """A problem shape: columns, splits, metrics, default candidates, score batches, ledger rows.
+
+    Everything outside core/kinds uses a Kind through these members only.
+    """
 
     name: str
     primary_metric: str
     higher_is_better: bool
 
-    def default_models(self) -> Mapping[str, Callable[..., Model]]: ...
-
-    def key_columns(self) -> tuple[str, ...]:
-        """Columns that identify a row, unique together in the input table (id; series + time)."""
+    @property
+    def entity(self) -> str:
+        """The column naming what a prediction is about (its ledger entity_key): the row id,
+        the series, the study, the unit."""
         ...
 
+    @property
+    def step_column(self) -> str | None:
+        """The key column that orders an entity's rows (a time, or an integer such as a cycle);
+        None when each entity is one row. SLICES batching cuts the panel along it; in the
+        ledger its times land in `as_of` and its integers in `step`."""
+        ...
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        """Columns holding outcomes (targets): nullable in the store so unlabelled rows can be
+        scored; `train` reads rows where the first is known; features never read any of them."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The ledger outputs one entity gets, PRIMARY_OUTPUT first (more for multi-label)."""
+        ...
+
+    @property
+    def batching(self) -> Batching:
+        """How `score` forms batches (see Batching)."""
+        ...
+
+    @property
+    def display_metrics(self) -> tuple[str, ...]:
+        """Metrics the dashboards show for a model version, most important first (the primary
+        metric among them)."""
+        ...
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The generic dashboard sections that apply, in order (dashboards.sections names)."""
+        ...
+
+    @property
+    def bench_options(self) -> tuple[str, ...]:
+        """Options the dataset protocol `bench` takes besides dataset/profile/seed ("seeds")."""
+        ...
+
+    def key_columns(self) -> tuple[str, ...]:
+        """Columns that identify a stored row, unique together (id; series + time): ingest
+        deduplicates on all of them."""
+        ...
+
+    def scoring_columns(self, task: TaskSpec) -> list[str]:
+        """The input columns `score` reads (labels left out unless they are the history)."""
+        ...
+
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        """Batches of keys for SERIES (entity values) and SLICES (time values) batching;
+        batch b is the b-th group, so a batch number means the same keys on every run."""
+        ...
+
+    def default_models(self) -> Mapping[str, Callable[..., Model]]: ...
+
     def train(
-        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]: ...
 
-    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> Predictor: ...
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Formats) -> Predictor:
+        """The predictor `Predictor.save` wrote to `directory`; models come from `formats`."""
+        ...
 
     def bench(
-        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        **options: Any,
     ) -> dict[str, Any]: ...
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
+        """Named benchmarks besides the dataset protocol (throughput, predict speed)."""
+        ...
+
+
+def sorted_groups(keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+    """Sorted keys cut into groups of `chunk_size`: the scoring_groups every built-in Kind uses."""
+    ordered = sorted(set(keys))
+    size = max(int(chunk_size), 1)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def ledger_frame(n: int, entity_key: Any, score: Any, **columns: Any) -> pd.DataFrame:
+    """A LEDGER_COLUMNS frame of `n` rows; columns not given take their neutral value
+    (primary output, EPOCH, step 0, horizon 0, no interval, label, payload or reasons)."""
+    unknown = sorted(set(columns) - set(LEDGER_COLUMNS))
+    if unknown:
+        raise KeyError(f"not ledger columns: {unknown}; the ledger has {list(LEDGER_COLUMNS)}")
+    defaults: dict[str, Any] = {
+        "output": np.full(n, PRIMARY_OUTPUT, dtype=object),
+        "as_of": np.full(n, EPOCH.to_datetime64()),
+        "step": np.zeros(n, dtype=np.int64),
+        "horizon": np.zeros(n, dtype=np.int64),
+        "label": np.full(n, None, dtype=object),
+        "lower": np.full(n, np.nan),
+        "upper": np.full(n, np.nan),
+        "payload": np.full(n, None, dtype=object),
+        "reasons": np.full(n, None, dtype=object),
+    }
+    data = {**defaults, "entity_key": entity_key, "score": score, **columns}
+    return pd.DataFrame(data, columns=list(LEDGER_COLUMNS))
 
 
 def require_format(directory: Path, config: Mapping[str, Any], prefix: str, what: str) -> None:

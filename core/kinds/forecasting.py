@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,39 +14,34 @@ import pandas as pd
 from core.forecast import backtest
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel, build_panel
-from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
+from core.kinds.base import (
+    PRIMARY_OUTPUT,
+    SECTIONS,
+    Batching,
+    Benchmark,
+    Candidate,
+    TaskSpec,
+    ledger_frame,
+    require_format,
+    sorted_groups,
+)
+from core.kinds.predictor_files import load_predictor_files, save_predictor
+from core.models.formats import BUILTIN, lazy_factory
+from core.models.protocol import json_params
 from core.monitor import reference_profile
 
 if TYPE_CHECKING:
-    from core.task import Task
+    from core.models.formats import Formats
 
 PREDICTOR_FILE = "predictor.json"
 FORMAT_PREFIX = "forecasting."
-# Artifact format -> forecaster class, imported on first use (torch only for the deep ones).
-FORECASTERS: dict[str, str] = {
-    "random_walk": "core.models.forecasters:RandomWalk",
-    "drift": "core.models.forecasters:Drift",
-    "arima": "core.models.forecasters:AutoRegressive",
-    "lightgbm_quantile": "core.models.forecasters:LightGBMQuantile",
-    "pytorch_forecasting": "core.models.deep_forecasters:DeepForecaster",
-}
 # Walk-forward settings per profile for `train`: how many final origins are tested, refit cadence.
 TRAIN_BACKTEST = {"smoke": (10, 10), "quick": (60, 30), "full": (250, 63)}
 BENCH_REFIT = 63  # about a quarter of trading days
 
 
-def _class(format: str) -> Any:
-    if format not in FORECASTERS:
-        raise ValueError(f"unknown forecaster format {format!r}; known: {', '.join(FORECASTERS)}")
-    module, _, name = FORECASTERS[format].partition(":")
-    return getattr(import_module(module), name)
-
-
 def _factory(format: str, **fixed: Any) -> Callable[..., Any]:
-    def build(**params: Any) -> Any:
-        return _class(format)(**{**fixed, **params})
-
-    return build
+    return lazy_factory(BUILTIN[format], **fixed)
 
 
 @dataclass(frozen=True)
@@ -74,6 +68,9 @@ class Forecasting:
     name = "forecasting"
     primary_metric = "mae_ratio@1"
     higher_is_better = False
+    outputs = (PRIMARY_OUTPUT,)
+    sections = SECTIONS
+    bench_options = ()
 
     def default_models(self) -> Mapping[str, Callable[..., Any]]:
         h, f = self.horizon, self.freq
@@ -87,10 +84,49 @@ class Forecasting:
             "deepar": _factory("pytorch_forecasting", architecture="deepar", horizon=h, freq=f),
         }
 
+    # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
+
+    @property
+    def entity(self) -> str:
+        return self.series
+
+    @property
+    def step_column(self) -> str | None:
+        return self.time
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return (self.target,)
+
+    @property
+    def batching(self) -> Batching:
+        # A forecast needs each series' whole history; a graph model needs every node at once.
+        return Batching.SERIES if self.graph is None else Batching.SLICES
+
+    @property
+    def display_metrics(self) -> tuple[str, ...]:
+        return ("mae_ratio@1", "dm_p@1", "coverage80@1", "mae@1", "mae_ratio@" + str(self.horizon))
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
+        return {"predict_speed": Benchmark(
+            "predict_speed", "one TFT trained on the dataset; pytorch-forecasting's predict "
+            "against the batched fast path on the last origins (speedup, largest difference)",
+            dataset=True, run=self._predict_speed)}
+
+    def _predict_speed(self, task: TaskSpec, frame: pd.DataFrame, *, profile: str,
+                       seed: int) -> dict[str, Any]:
+        from core.forecast.speed import predict_speed
+
+        if "tft" not in task.candidates():
+            raise ValueError(f"predict_speed times the TFT, and {task.name} has no 'tft' "
+                             "candidate")
+        return predict_speed(self.panel(self.with_features(task, frame)), task, profile=profile,
+                             seed=seed)
+
     def key_columns(self) -> tuple[str, ...]:
         return (self.series, self.time)
 
-    def with_features(self, task: Task, frame: pd.DataFrame) -> pd.DataFrame:
+    def with_features(self, task: TaskSpec, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame with the Task's features when its covariates are not there yet (pipelines
         hand `train`/`bench` raw rows, check_task hands featured ones)."""
         if all(c in frame.columns for c in self.covariates):
@@ -101,30 +137,22 @@ class Forecasting:
         return build_panel(frame, series=self.series, time=self.time, target=self.target,
                            transform=self.transform, covariates=self.covariates)
 
-    # --- the score pipeline's seam -----------------------------------------------------------
-
-    def scoring_columns(self, task: Task) -> list[str]:
+    def scoring_columns(self, task: TaskSpec) -> list[str]:
         """Columns `score` must read: the whole schema, target included (it is the history)."""
         return list(task.schema.columns)
 
-    def scoring_groups(self, keys: list[str], chunk_size: int) -> list[list[str]]:
-        """Batches of whole series (a forecast needs each series' full history, not row ranges)."""
-        keys = sorted(map(str, keys))
-        return [keys[i:i + chunk_size] for i in range(0, len(keys), max(chunk_size, 1))]
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        """Sorted groups: of series keys (SERIES) or of time slices (SLICES, with a graph)."""
+        return sorted_groups(keys, chunk_size)
 
     # --- train / bench ------------------------------------------------------------------------
 
-    def _factories(self, task: Task, profile: str, seed: int,
+    def _factories(self, task: TaskSpec, profile: str, seed: int,
                    models: tuple[str, ...] | None) -> dict[str, Callable[[], Any]]:
         names = list(task.candidates()) if models is None else list(models)
 
         def make(name: str) -> Callable[[], Any]:
-            def build() -> Any:
-                model = task.build_model(name, profile)
-                if "seed" in model.get_params():
-                    model.set_params(seed=seed)
-                return model
-            return build
+            return lambda: task.build_model(name, profile, seed=seed)
 
         return {name: make(name) for name in names}
 
@@ -155,7 +183,7 @@ class Forecasting:
         return trace
 
     def train(
-        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]:
         """Walk-forward over the last origins (TRAIN_BACKTEST per profile); each candidate's
@@ -172,7 +200,7 @@ class Forecasting:
         for name, model in result.fitted.items():
             predictor = ForecastPredictor(model, self.series, self.time, self.target,
                                           self.transform, self.covariates)
-            params = {"model": _jsonable(model.get_params()), "windows": len(windows),
+            params = {"model": json_params(model.get_params()), "windows": len(windows),
                       "origins": int(len(np.unique(panel.time[result.rows]))),
                       "backtest": self._trace(panel, result, name)}
             candidates.append(Candidate(name=name, predictor=predictor, metrics=metrics[name],
@@ -181,15 +209,12 @@ class Forecasting:
         return candidates
 
     def bench(
-        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        **options: Any,
     ) -> dict[str, Any]:
         """Walk-forward over `bench_window` (else the last quarter of the data), refit every
         BENCH_REFIT origins on everything before; best = lowest mae_ratio@1."""
         frame = self.with_features(task, frame)
-        if dataset == "predict_speed":
-            from core.forecast.speed import predict_speed
-
-            return predict_speed(self, task, frame, profile=profile, seed=seed)
         panel = self.panel(frame)
         times = np.unique(panel.time)
         start, end = self.bench_window or (None, None)
@@ -215,9 +240,10 @@ class Forecasting:
                 "best": {"model": best, **metrics[best]},
                 "beats_random_walk": beats, "beats_random_walk_significantly": significant}
 
-    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ForecastPredictor:
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Formats) -> ForecastPredictor:
         require_format(directory, config, FORMAT_PREFIX, "a forecasting predictor")
-        return ForecastPredictor.load(Path(directory))
+        return ForecastPredictor.load(Path(directory), formats)
 
 
 @dataclass
@@ -243,21 +269,14 @@ class ForecastPredictor:
                            self.transform)
 
     def save(self, directory: Path) -> None:
-        model_dir = Path(directory) / "model"
-        model_dir.mkdir(parents=True, exist_ok=False)
-        self.model.save(model_dir)
-        state = {"format": self.format, "model_format": self.model.format, "series": self.series,
-                 "time": self.time, "target": self.target, "transform": self.transform,
-                 "covariates": list(self.covariates)}
-        Path(directory, PREDICTOR_FILE).write_text(json.dumps(state, indent=1))
+        save_predictor(directory, PREDICTOR_FILE, self.model, {
+            "format": self.format, "series": self.series, "time": self.time,
+            "target": self.target, "transform": self.transform,
+            "covariates": list(self.covariates)})
 
     @classmethod
-    def load(cls, directory: Path) -> ForecastPredictor:
-        path = Path(directory, PREDICTOR_FILE)
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: {directory} is not a saved forecaster")
-        state = json.loads(path.read_text())
-        model = _class(state["model_format"]).load(Path(directory) / "model")
+    def load(cls, directory: Path, formats: Formats) -> ForecastPredictor:
+        state, model = load_predictor_files(directory, PREDICTOR_FILE, "forecaster", formats)
         return cls(model, state["series"], state["time"], state["target"], state["transform"],
                    tuple(state["covariates"]))
 
@@ -283,18 +302,9 @@ def ledger_rows(panel: Panel, rows: np.ndarray, q: np.ndarray, transform: str) -
                                              zip(QUANTILES, values[i, h], strict=True)}}
             payloads.append(json.dumps(item))
     lo, hi = QUANTILES.index(0.1), QUANTILES.index(0.9)
-    return pd.DataFrame({
-        "entity_key": np.repeat(panel.series[rows].astype(str), horizon),
-        "as_of": np.repeat(panel.time[rows], horizon),
-        "horizon": np.tile(np.arange(1, horizon + 1), n).astype(np.int64),
-        "score": values[:, :, MEDIAN].ravel(),
-        "label": None,
-        "lower": values[:, :, lo].ravel(),
-        "upper": values[:, :, hi].ravel(),
-        "payload": payloads,
-        "reasons": None,
-    }, columns=list(LEDGER_COLUMNS))
-
-
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool | type(None))}
+    return ledger_frame(
+        n * horizon, np.repeat(panel.series[rows].astype(str), horizon),
+        values[:, :, MEDIAN].ravel(), as_of=np.repeat(panel.time[rows], horizon),
+        horizon=np.tile(np.arange(1, horizon + 1), n).astype(np.int64),
+        lower=values[:, :, lo].ravel(), upper=values[:, :, hi].ravel(),
+        payload=np.asarray(payloads, dtype=object))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,17 @@ import pandas as pd
 
 from core import images
 from core.evaluate import leaderboard, stratified_split
-from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
+from core.kinds.base import (
+    PRIMARY_OUTPUT,
+    SECTIONS,
+    Batching,
+    Benchmark,
+    Candidate,
+    TaskSpec,
+    ledger_frame,
+    require_format,
+    sorted_groups,
+)
 from core.kinds.image_metrics import (
     ClassCalibrator,
     confusion,
@@ -24,34 +33,19 @@ from core.kinds.image_metrics import (
     roc_curve,
     threshold_for_sensitivity,
 )
+from core.kinds.predictor_files import load_predictor_files, save_predictor
+from core.models.formats import BUILTIN, lazy_factory
+from core.models.protocol import json_params
 from core.monitor import reference_profile
 
 if TYPE_CHECKING:
+    from core.models.formats import Formats
     from core.models.protocol import Model
-    from core.task import Task
 
 PREDICTOR_FILE = "image_predictor.json"
 FORMAT_PREFIX = "images."
-EPOCH = pd.Timestamp("1970-01-01")
 SPLITS = ("train", "val", "test")
 RANDOM_SPLIT = (0.7, 0.1, 0.2)  # fit / validation (calibration, threshold) / test
-MODELS = {  # format key -> class; lazy so classical paths never import torch
-    "pixel_logistic": "core.models.pixels:PixelLogistic",
-    "pixel_lightgbm": "core.models.pixels:PixelLightGBM",
-    "image_resnet": "core.models.nets.image_resnet:ImageCNN",
-}
-
-
-def _model_class(reference: str) -> Any:
-    module, _, name = reference.partition(":")
-    return getattr(import_module(module), name)
-
-
-def _factory(reference: str) -> Callable[..., Model]:
-    def build(**params: Any) -> Model:
-        return _model_class(reference)(**params)
-
-    return build
 
 
 @dataclass(frozen=True)
@@ -80,14 +74,42 @@ class ImageClassification:
     name = "image_classification"
     primary_metric = "auc"
     higher_is_better = True
+    outputs = (PRIMARY_OUTPUT,)
+    batching = Batching.ROWS
+    display_metrics = ("auc", "accuracy", "op_sensitivity", "op_specificity", "op_guarantee")
+    sections = SECTIONS
+    bench_options = ("seeds",)
+
+    # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
+
+    @property
+    def entity(self) -> str:
+        return self.id
+
+    @property
+    def step_column(self) -> str | None:
+        return None  # a study is one row
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return (self.target,)
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
+        return {}
 
     def default_models(self) -> Mapping[str, Callable[..., Model]]:
-        return {"logistic": _factory(MODELS["pixel_logistic"]),
-                "lightgbm": _factory(MODELS["pixel_lightgbm"]),
-                "cnn": _factory(MODELS["image_resnet"])}
+        return {"logistic": lazy_factory(BUILTIN["pixel_logistic"]),
+                "lightgbm": lazy_factory(BUILTIN["pixel_lightgbm"]),
+                "cnn": lazy_factory(BUILTIN["image_resnet"])}
 
     def key_columns(self) -> tuple[str, ...]:
         return (self.id,)
+
+    def scoring_columns(self, task: TaskSpec) -> list[str]:
+        return [c for c in task.schema.columns if c != self.target]  # the model never sees labels
+
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        return sorted_groups(keys, chunk_size)
 
     def classes(self, values: pd.Series) -> list[str]:
         seen = {str(v) for v in values.dropna().unique()}
@@ -136,7 +158,7 @@ class ImageClassification:
         return images.to_batch(pixels, self.size, channels), channels
 
     def train(
-        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]:
         """Fit each candidate on the fit part, calibrate and set the threshold on validation,
@@ -148,9 +170,7 @@ class ImageClassification:
         reference = self.reference(rows.iloc[fit])
         candidates = []
         for name in (list(task.candidates()) if models is None else list(models)):
-            model = task.build_model(name, profile)
-            if "seed" in model.get_params():
-                model.set_params(seed=seed)
+            model = task.build_model(name, profile, seed=seed)
             started = time.perf_counter()
             model.fit(X[fit], y[fit], X_valid=X[val], y_valid=y[val])
             seconds = time.perf_counter() - started
@@ -164,7 +184,7 @@ class ImageClassification:
             predictor = ImagePredictor(model, calibrator, classes, positive, threshold, self.size,
                                        channels, self.id, self.image)
             params = {
-                "model": _jsonable(model.get_params()), "classes": classes,
+                "model": json_params(model.get_params()), "classes": classes,
                 "positive": classes[positive], "threshold": threshold,
                 "target_sensitivity": self.target_sensitivity, "fit_seconds": round(seconds, 2),
                 "epochs": getattr(model, "epochs_", None),
@@ -185,13 +205,14 @@ class ImageClassification:
                 reference=reference))
         return candidates
 
-    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> ImagePredictor:
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Formats) -> ImagePredictor:
         require_format(directory, config, FORMAT_PREFIX, "an image predictor")
-        return ImagePredictor.load(Path(directory))
+        return ImagePredictor.load(Path(directory), formats)
 
     def bench(
-        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
-        seeds: int = 1,
+        self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        seeds: int = 1, **options: Any,
     ) -> dict[str, Any]:
         """Train every candidate with seeds seed..seed+seeds-1; mean and std of test metrics."""
         runs: dict[str, list[dict[str, float]]] = {}
@@ -277,15 +298,10 @@ class ImagePredictor:
                                "threshold": round(self.threshold, 6),
                                "positive": self.classes[self.positive]}) for p in P]
         n = len(frame)
-        return pd.DataFrame({
-            "entity_key": frame[self.id].astype("str").to_numpy(),
-            "as_of": np.full(n, EPOCH.to_datetime64()),
-            "horizon": np.zeros(n, dtype=np.int64),
-            "score": P[:, self.positive] if n else np.empty(0),
-            "label": self.decide(P) if n else np.empty(0, dtype=object),
-            "lower": np.full(n, np.nan), "upper": np.full(n, np.nan),
-            "payload": np.asarray(payload, dtype=object), "reasons": np.full(n, None),
-        }, columns=list(LEDGER_COLUMNS))
+        return ledger_frame(
+            n, frame[self.id].astype("str").to_numpy(), P[:, self.positive] if n else np.empty(0),
+            label=self.decide(P) if n else np.empty(0, dtype=object),
+            payload=np.asarray(payload, dtype=object))
 
     def explain(self, pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         """One image -> (calibrated probabilities per class, heatmap (size, size) in [0, 1]) for
@@ -296,26 +312,15 @@ class ImagePredictor:
         return dict(zip(self.classes, map(_round, P), strict=True)), heat
 
     def save(self, directory: Path) -> None:
-        model_dir = Path(directory) / "model"
-        model_dir.mkdir(parents=True, exist_ok=False)
-        self.model.save(model_dir)
-        state = {"format": self.format, "model_format": self.model.format,
-                 "calibrator": self.calibrator.to_dict(), "classes": self.classes,
-                 "positive": self.positive, "threshold": self.threshold, "size": self.size,
-                 "channels": self.channels, "id": self.id, "image": self.image}
-        Path(directory, PREDICTOR_FILE).write_text(json.dumps(state, indent=1))
+        save_predictor(directory, PREDICTOR_FILE, self.model, {
+            "format": self.format, "calibrator": self.calibrator.to_dict(),
+            "classes": self.classes, "positive": self.positive, "threshold": self.threshold,
+            "size": self.size, "channels": self.channels, "id": self.id, "image": self.image})
 
     @classmethod
-    def load(cls, directory: Path) -> ImagePredictor:
-        path = Path(directory, PREDICTOR_FILE)
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: {directory} is not a saved image "
-                                    "predictor")
-        state = json.loads(path.read_text())
-        if state["model_format"] not in MODELS:
-            raise ValueError(f"{directory}: unknown image model format {state['model_format']!r}; "
-                             f"known: {', '.join(MODELS)}")
-        model = _model_class(MODELS[state["model_format"]]).load(Path(directory) / "model")
+    def load(cls, directory: Path, formats: Formats) -> ImagePredictor:
+        state, model = load_predictor_files(directory, PREDICTOR_FILE, "image predictor",
+                                            formats)
         return cls(model=model, calibrator=ClassCalibrator.from_dict(state["calibrator"]),
                    classes=state["classes"], positive=state["positive"],
                    threshold=state["threshold"], size=state["size"], channels=state["channels"],
@@ -324,8 +329,3 @@ class ImagePredictor:
 
 def _round(value: float) -> float:
     return round(float(value), 6)
-
-
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()
-            if isinstance(v, int | float | str | bool | tuple | list | type(None))}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,31 +19,35 @@ from core.evaluate import (
     time_split,
 )
 from core.explain import top_reasons
-from core.kinds.base import LEDGER_COLUMNS, Candidate, require_format
+from core.kinds.base import (
+    EPOCH,
+    PRIMARY_OUTPUT,
+    SECTIONS,
+    Batching,
+    Benchmark,
+    Candidate,
+    TaskSpec,
+    ledger_frame,
+    require_format,
+    sorted_groups,
+)
+from core.kinds.predictor_files import load_predictor_files, save_predictor
 from core.models.calibration import Calibrator
-from core.models.formats import load_model
+from core.models.formats import BUILTIN, lazy_factory
+from core.models.protocol import json_params
 from core.models.scorecard import points_from_probability
 from core.monitor import reference_profile
 
 if TYPE_CHECKING:
+    from core.models.formats import Formats
     from core.models.protocol import Model
-    from core.task import Task
 
 PREDICTOR_FILE = "predictor.json"
 FORMAT_PREFIX = "tabular."
-EPOCH = pd.Timestamp("1970-01-01")
 BLEND = "blend"
+SCORECARD = "scorecard"  # the one model format whose scores are points by construction
 SPLIT = (0.6, 0.2, 0.2)  # fit / calibration / test
 TEXT = pd.StringDtype("pyarrow", np.nan)  # pandas 3's default "str" dtype
-
-
-def _factory(reference: str) -> Callable[..., Model]:
-    module, _, name = reference.partition(":")
-
-    def build(**params: Any) -> Model:  # imports on first use: torch only for the net
-        return getattr(import_module(module), name)(**params)
-
-    return build
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class TabularClassification:
     Features are every column except the id, the time and the target (datetime columns are
     skipped too), so a generic CSV with any columns trains unchanged. Splits are time-ordered
     when `time` is in the frame (the future never trains the past), stratified otherwise.
-    Scores >= `cutoff` are labelled "decline" (the positive class is the bad outcome).
+    `decisions` names the two actions in the Task's words: the first below `cutoff`, the second
+    at or above it (credit: approve / decline, the positive class being the bad outcome; a churn
+    Task: retain / contact).
     """
 
     target: str
@@ -65,20 +69,57 @@ class TabularClassification:
     cutoff: float = 0.5
     calibration: str = "platt"
     blend: bool = True  # add a "blend" candidate averaging the others' calibrated PDs
+    decisions: tuple[str, str] = ("approve", "decline")
 
     name = "tabular_classification"
     primary_metric = "auc"
     higher_is_better = True
+    outputs = (PRIMARY_OUTPUT,)
+    batching = Batching.ROWS
+    display_metrics = ("auc", "ks", "gini", "brier", "ece")
+    sections = SECTIONS
+    bench_options = ()
+
+    def __post_init__(self) -> None:
+        if len(self.decisions) != 2 or len(set(self.decisions)) != 2 or not all(self.decisions):
+            raise ValueError(f"decisions must be two different non-empty words (below, at or "
+                             f"above the cut-off), got {self.decisions!r}")
+
+    # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
+
+    @property
+    def entity(self) -> str:
+        return self.id
+
+    @property
+    def step_column(self) -> str | None:
+        return None  # an application is one row; its date orders nothing
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return (self.target,)
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
+        return {"throughput": Benchmark(
+            "throughput", "end-to-end `score` of --rows generated rows against the bare read, "
+            "predict and write of the same rows (ratio = bare / end-to-end)",
+            dataset=False, options=("rows", "chunk_size"))}
 
     def default_models(self) -> Mapping[str, Callable[..., Model]]:
         return {
-            "scorecard": _factory("core.models.scorecard:Scorecard"),
-            "lightgbm": _factory("core.models.boosting:LightGBM"),
-            "tabular_net": _factory("core.models.nets.tabular_mlp:TabularMLP"),
+            "scorecard": lazy_factory(BUILTIN["scorecard"]),
+            "lightgbm": lazy_factory(BUILTIN["lightgbm"]),
+            "tabular_net": lazy_factory(BUILTIN["tabular_mlp"]),
         }
 
     def key_columns(self) -> tuple[str, ...]:
         return (self.id,)  # the id alone identifies an application; its date is not part of it
+
+    def scoring_columns(self, task: TaskSpec) -> list[str]:
+        return [c for c in task.schema.columns if c != self.target]  # the model never sees labels
+
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        return sorted_groups(keys, chunk_size)
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
         skip = {*self.key_columns(), self.time, self.target}
@@ -98,19 +139,13 @@ class TabularClassification:
                              f"({len(y)} rows; positive value {self.positive!r})")
         return rows, y
 
-    def _build(self, task: Task, name: str, profile: str, seed: int) -> Model:
-        model = task.build_model(name, profile)
-        if "seed" in model.get_params():
-            model.set_params(seed=seed)
-        return model
-
-    def _members(self, task: Task, models: tuple[str, ...] | None) -> tuple[list[str], bool]:
+    def _members(self, task: TaskSpec, models: tuple[str, ...] | None) -> tuple[list[str], bool]:
         names = list(task.candidates()) if models is None else [m for m in models if m != BLEND]
         wants_blend = (self.blend and models is None) or (models is not None and BLEND in models)
         return names, wants_blend and len(names) >= 2
 
     def train(
-        self, task: Task, frame: pd.DataFrame, *, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]:
         """Fit each candidate on the fit part, calibrate it on the calibration part, test it."""
@@ -128,7 +163,7 @@ class TabularClassification:
         fitted: dict[str, tuple[Model, Calibrator]] = {}
         candidates = []
         for name in names:
-            model = self._build(task, name, profile, seed).fit(X_fit, y_fit)
+            model = task.build_model(name, profile, seed=seed).fit(X_fit, y_fit)
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
             fitted[name] = (model, calibrator)
             candidates.append(self._candidate(name, model, calibrator, features, X_test, y_test,
@@ -148,18 +183,21 @@ class TabularClassification:
                    reference: dict[str, Any]) -> Candidate:
         p = calibrator.transform(model.predict_proba(X_test)[:, 1])
         metrics = classification_metrics(y_test, p, self.cutoff)
-        predictor = TabularPredictor(features, model, calibrator, self.id, self.time, self.cutoff)
-        params = {"model": _jsonable(model.get_params()), "calibration": calibrator.to_dict(),
+        predictor = TabularPredictor(features, model, calibrator, self.id, self.time, self.cutoff,
+                                     self.decisions)
+        params = {"model": json_params(model.get_params()), "calibration": calibrator.to_dict(),
                   "features": features, "test_rows": int(len(y_test))}
         return Candidate(name=name, predictor=predictor, metrics=metrics, params=params,
                          train_rows=train_rows, reference=reference)
 
-    def load_predictor(self, directory: Path, config: Mapping[str, Any]) -> TabularPredictor:
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Formats) -> TabularPredictor:
         require_format(directory, config, FORMAT_PREFIX, "a tabular predictor")
-        return TabularPredictor.load(Path(directory))
+        return TabularPredictor.load(Path(directory), formats)
 
     def bench(
-        self, task: Task, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        **options: Any,
     ) -> dict[str, Any]:
         """Stratified 5-fold CV repeated 3 times; mean test metrics per candidate; best by AUC."""
         from core.kinds.tabular_bench import cross_validate
@@ -169,7 +207,7 @@ class TabularClassification:
         names, wants_blend = self._members(task, None)
         folds = list(repeated_stratified_folds(y, n_splits=5, n_repeats=3, seed=seed))
         results = cross_validate(
-            lambda name: self._build(task, name, profile, seed), names, wants_blend, X, y,
+            lambda name: task.build_model(name, profile, seed=seed), names, wants_blend, X, y,
             folds, self.calibration, self.cutoff, seed)
         best_name, best = leaderboard(results, self.primary_metric, self.higher_is_better)[0]
         protocol = (
@@ -193,13 +231,15 @@ class TabularPredictor:
     id: str
     time: str | None = None
     cutoff: float = 0.5
+    decisions: tuple[str, str] = ("approve", "decline")
 
     @property
     def format(self) -> str:
         return FORMAT_PREFIX + self.model.format
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Ledger rows: calibrated PD, decline/approve at the cut-off, points, top-3 reasons."""
+        """Ledger rows: calibrated probability, the decision at the cut-off, top-3 reasons, and
+        for a scorecard its points."""
         missing = [c for c in (self.id, *self.features) if c not in frame.columns]
         if missing:
             raise KeyError(f"rows to score lack columns {missing}; the model was trained on "
@@ -207,9 +247,8 @@ class TabularPredictor:
         p_raw, contributions, values, categories = self._explain(frame[self.features])
         score = self.calibrator.transform(p_raw)
         # Text columns are built as Arrow strings: no Python object per row on 1M-row batches.
-        points = pd.Series(np.round(points_from_probability(score)).astype(np.int64))
-        declined = pa.array((score >= self.cutoff).astype(np.int8))
-        labels = pa.DictionaryArray.from_arrays(declined, pa.array(["approve", "decline"]))
+        above = pa.array((score >= self.cutoff).astype(np.int8))
+        labels = pa.DictionaryArray.from_arrays(above, pa.array(list(self.decisions)))
         if self.time is not None and self.time in frame.columns:
             times = frame[self.time]
             # Stores may hand back text; cache=False skips pandas' per-row uniqueness probe.
@@ -217,19 +256,15 @@ class TabularPredictor:
                      else pd.to_datetime(times, cache=False)).to_numpy()
         else:
             as_of = np.full(len(frame), EPOCH.to_datetime64())
-        ledger = {
-            "entity_key": frame[self.id].astype("str").to_numpy(),
-            "as_of": as_of,
-            "horizon": np.zeros(len(frame), dtype=np.int64),
-            "score": score,
-            "label": pd.array(labels.cast(pa.string()), dtype=TEXT),
-            "lower": np.full(len(frame), np.nan),
-            "upper": np.full(len(frame), np.nan),
-            "payload": pd.array('{"points": ' + points.astype(TEXT) + "}", dtype=TEXT),
-            "reasons": pd.array(top_reasons(contributions, values, self.features,
-                                            categories=categories), dtype=TEXT),
-        }
-        return pd.DataFrame(ledger, columns=list(LEDGER_COLUMNS))
+        extra = {}
+        if self.model.format == SCORECARD:  # points mean something only for a scorecard
+            points = pd.Series(np.round(points_from_probability(score)).astype(np.int64))
+            extra["payload"] = pd.array('{"points": ' + points.astype(TEXT) + "}", dtype=TEXT)
+        return ledger_frame(
+            len(frame), frame[self.id].astype("str").to_numpy(), score, as_of=as_of,
+            label=pd.array(labels.cast(pa.string()), dtype=TEXT),
+            reasons=pd.array(top_reasons(contributions, values, self.features,
+                                         categories=categories), dtype=TEXT), **extra)
 
     def _explain(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Any, Any]:
         """(raw PD, contributions, values for the reasons, their category maps).
@@ -245,27 +280,17 @@ class TabularPredictor:
         return p_raw, self.model.contributions(X).to_numpy(dtype=float), X, None
 
     def save(self, directory: Path) -> None:
-        model_dir = Path(directory) / "model"
-        model_dir.mkdir(parents=True, exist_ok=False)
-        self.model.save(model_dir)
-        state = {"format": self.format, "model_format": self.model.format,
-                 "features": self.features, "calibrator": self.calibrator.to_dict(),
-                 "id": self.id, "time": self.time, "cutoff": self.cutoff}
-        Path(directory, PREDICTOR_FILE).write_text(json.dumps(state, indent=1))
+        save_predictor(directory, PREDICTOR_FILE, self.model, {
+            "format": self.format, "features": self.features,
+            "calibrator": self.calibrator.to_dict(), "id": self.id, "time": self.time,
+            "cutoff": self.cutoff, "decisions": list(self.decisions)})
 
     @classmethod
-    def load(cls, directory: Path) -> TabularPredictor:
-        path = Path(directory, PREDICTOR_FILE)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} is missing: {directory} is not a saved tabular predictor")
-        state = json.loads(path.read_text())
-        return cls(features=state["features"],
-                   model=load_model(state["model_format"], Path(directory) / "model"),
+    def load(cls, directory: Path, formats: Formats) -> TabularPredictor:
+        state, model = load_predictor_files(directory, PREDICTOR_FILE, "tabular predictor",
+                                            formats)
+        # Artifacts from before decisions were the Task's said approve/decline.
+        decisions = tuple(state.get("decisions", ("approve", "decline")))
+        return cls(features=state["features"], model=model,
                    calibrator=Calibrator.from_dict(state["calibrator"]), id=state["id"],
-                   time=state["time"], cutoff=state["cutoff"])
-
-
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()
-            if isinstance(v, int | float | str | bool | tuple | list | type(None))}
+                   time=state["time"], cutoff=state["cutoff"], decisions=decisions)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import pandas as pd
 
 from core.models.calibration import Calibrator
-from core.models.formats import load_model
 from core.models.protocol import Model
+
+if TYPE_CHECKING:
+    from core.models.formats import Formats
 
 FILE = "blend.json"
 
@@ -90,9 +92,14 @@ class Blend:
         Path(directory, FILE).write_text(json.dumps(state, indent=1))
 
     @classmethod
-    def load(cls, directory: Path) -> Self:
+    def load(cls, directory: Path, formats: Formats | None = None) -> Self:
+        """The blend and its members; `formats` (default: the installed ones) loads members of
+        formats a Task added."""
+        from core.models.formats import installed_formats
+
+        formats = formats or installed_formats()
         state = json.loads(Path(directory, FILE).read_text())
-        members = {name: load_model(fmt, Path(directory) / name)
+        members = {name: formats.load(fmt, Path(directory) / name)
                    for name, fmt in state["members"].items()}
         calibrators = {name: Calibrator.from_dict(c) for name, c in state["calibrators"].items()}
         return cls(members, calibrators)

@@ -61,6 +61,13 @@ def set_constructor_params(model: Any, params: dict[str, Any]) -> Any:
     return model
 
 
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-able hyperparameters (tuples as lists), as the registry records them; values
+    that are not plain data (a callable, an array) are left out."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()
+            if isinstance(v, int | float | str | bool | tuple | list | type(None))}
+
+
 class Hyperparameters:
     """get_params/set_params from the constructor (scikit-learn's BaseEstimator, nothing
     else): a model's constructor stays the one list of its hyperparameters."""

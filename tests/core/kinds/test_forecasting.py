@@ -8,6 +8,7 @@ import pytest
 
 from core.forecast.metrics import QUANTILES
 from core.kinds.forecasting import Forecasting, ledger_rows
+from core.models.formats import installed_formats
 from core.task import Task
 
 
@@ -52,4 +53,4 @@ def test_train_backtests_the_classical_candidates() -> None:
 
 def test_load_rejects_another_kind_of_artifact(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="not a forecasting predictor"):
-        KIND.load_predictor(tmp_path, {"format": "tabular.lightgbm"})
+        KIND.load_predictor(tmp_path, {"format": "tabular.lightgbm"}, installed_formats())

@@ -21,6 +21,7 @@ from core.kinds.image_metrics import (
     threshold_for_sensitivity,
 )
 from core.kinds.images import ImageClassification, ImagePredictor
+from core.models.formats import installed_formats
 from verticals.healthcare.imaging_diagnosis import TASK
 
 
@@ -145,7 +146,7 @@ def test_cnn_trains_tiny_on_cpu_and_beats_chance(tmp_path: Path):
     predictor.save(tmp_path)
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
         "image_resnet.json", "model.safetensors"]
-    loaded = kind.load_predictor(tmp_path, {"format": predictor.format})
+    loaded = kind.load_predictor(tmp_path, {"format": predictor.format}, installed_formats())
     np.testing.assert_allclose(loaded.predict(frame.head(20))["score"], ledger["score"],
                                rtol=1e-5)
     probabilities, heat = loaded.explain(images.decode(frame["image"].iloc[0]))
@@ -159,7 +160,7 @@ def test_pixel_baselines_learn_and_explain(model: str, tmp_path: Path):
     [candidate] = TASK.kind.train(TASK, frame, profile="smoke", seed=0, models=(model,))
     assert candidate.metrics["auc"] > 0.7, candidate.metrics
     candidate.predictor.save(tmp_path)
-    loaded = ImagePredictor.load(tmp_path)
+    loaded = ImagePredictor.load(tmp_path, installed_formats())
     _, heat = loaded.explain(images.decode(frame["image"].iloc[0]))
     assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0)
 
@@ -192,4 +193,4 @@ def test_image_codec_rejects_corrupt_non_image_and_wrong_size():
 def test_load_rejects_another_kind_of_artifact(tmp_path: Path) -> None:
     kind = ImageClassification(labels=("benign", "malignant"), positive="malignant")
     with pytest.raises(ValueError, match="is not an image predictor"):
-        kind.load_predictor(tmp_path, {"format": "forecasting.arima"})
+        kind.load_predictor(tmp_path, {"format": "forecasting.arima"}, installed_formats())

@@ -14,6 +14,7 @@ import pytest
 from core.kinds.base import LEDGER_COLUMNS
 from core.kinds.tabular import TabularClassification
 from core.models.boosting import LightGBM
+from core.models.formats import installed_formats
 from core.models.scorecard import Scorecard
 from core.task import Task
 
@@ -87,13 +88,14 @@ def test_save_load_gives_identical_predictions(trained, tmp_path) -> None:
         directory = tmp_path / candidate.name
         directory.mkdir()
         candidate.predictor.save(directory)
-        loaded = task.kind.load_predictor(directory, {"format": candidate.predictor.format})
+        loaded = task.kind.load_predictor(directory, {"format": candidate.predictor.format},
+                                          installed_formats())
         pd.testing.assert_frame_equal(loaded.predict(frame), candidate.predictor.predict(frame))
 
 
 def test_load_rejects_another_format(tmp_path) -> None:
     with pytest.raises(ValueError, match="not a tabular predictor"):
-        make_task().kind.load_predictor(tmp_path, {"format": "fake-json"})
+        make_task().kind.load_predictor(tmp_path, {"format": "fake-json"}, installed_formats())
 
 
 def test_generic_frame_without_time_column_trains_and_scores() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from core.kinds.forecasting import ForecastPredictor
 from core.models.forecasters import LightGBMQuantile, RandomWalk
+from core.models.formats import installed_formats
 from verticals.finance.stock_forecasting import TASK, features, sample, yahoo_csv
 
 
@@ -66,7 +67,7 @@ def test_ledger_rows_and_round_trip(model, tmp_path: Path) -> None:  # noqa: ANN
     assert payload["last_price"] == pytest.approx(last)
     assert payload["price"] == pytest.approx(last * np.exp(ledger["score"].iloc[0]))
     predictor.save(tmp_path)
-    loaded = TASK.kind.load_predictor(tmp_path, {"format": predictor.format})
+    loaded = TASK.kind.load_predictor(tmp_path, {"format": predictor.format}, installed_formats())
     pd.testing.assert_frame_equal(loaded.predict(frame), ledger)
 
 

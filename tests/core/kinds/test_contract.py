@@ -1,0 +1,147 @@
+"""The declared Kind contract: every Kind conforms, the fake is the contract, breaks are named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.kinds.base import Batching, Benchmark
+from core.kinds.contract import KindError, check_kind, declared_members
+from core.kinds.forecasting import Forecasting
+from core.kinds.images import ImageClassification
+from core.kinds.tabular import TabularClassification
+from core.task import tasks
+from tests.fakes import FakeKind
+
+KINDS = [
+    TabularClassification(target="default", id="id", time="applied_at"),
+    Forecasting(series="ticker", time="date", target="close"),
+    Forecasting(series="sensor", time="time", target="speed", graph=[[0, 1], [1, 0]]),
+    ImageClassification(labels=("benign", "malignant")),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: f"{type(k).__name__}")
+def test_every_kind_conforms(kind: Any) -> None:
+    check_kind(kind)
+
+
+BUILT_IN = ["finance.credit_scoring", "finance.stock_forecasting", "healthcare.imaging_diagnosis"]
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_registered_tasks_kind_conforms(name: str) -> None:
+    assert set(BUILT_IN) <= set(tasks()), "a built-in Task is not registered"
+    check_kind(tasks()[name].kind)
+
+
+def test_the_fake_kind_is_the_declared_protocol_and_nothing_else() -> None:
+    public = {n for n in dir(FakeKind()) if not n.startswith("_")}
+    assert public == declared_members()
+    check_kind(FakeKind())
+
+
+def test_declared_members_are_the_ones_the_pipelines_use() -> None:
+    assert {"entity", "step_column", "label_columns", "outputs", "batching", "display_metrics",
+            "sections", "bench_options", "benchmarks", "key_columns", "scoring_columns",
+            "scoring_groups", "train", "load_predictor", "bench"} <= declared_members()
+
+
+@dataclass(frozen=True)
+class OldKind:
+    """A Kind written against the contract before it was declared (8 members)."""
+
+    target: str = "y"
+    id: str = "id"
+    name: str = "old"
+    primary_metric: str = "auc"
+    higher_is_better: bool = True
+
+    def default_models(self) -> dict:
+        return {}
+
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.id,)
+
+    def train(self, task: Any, frame: Any, *, profile: str, seed: int, models: Any = None
+              ) -> list:
+        return []
+
+    def load_predictor(self, directory: Path, config: dict) -> Any:
+        return None
+
+    def bench(self, task: Any, frame: Any, *, dataset: str, profile: str, seed: int) -> dict:
+        return {}
+
+
+def test_an_old_kind_is_told_every_member_it_lacks() -> None:
+    with pytest.raises(KindError) as error:
+        check_kind(OldKind())
+    message = str(error.value)
+    for member in ("entity", "label_columns", "outputs", "batching", "display_metrics",
+                   "sections", "bench_options", "benchmarks", "scoring_columns",
+                   "scoring_groups", "step_column"):
+        assert f"missing member {member!r}" in message
+    assert "load_predictor" not in message  # present; its signature is checked once complete
+
+
+def test_wrong_values_and_signatures_are_named() -> None:
+    broken = replace(FakeKind(), outputs=("failure",), batching="rows", display_metrics=("ks",),
+                     sections=("data", "map"), entity="nowhere")
+    with pytest.raises(KindError) as error:
+        check_kind(broken)
+    message = str(error.value)
+    assert "outputs must be" in message and "batching must be" in message
+    assert "lack the primary metric 'auc'" in message and "['map']" in message
+
+    @dataclass(frozen=True)
+    class NoFormats(FakeKind):
+        def load_predictor(self, directory: Path, config: dict) -> Any:  # type: ignore[override]
+            return None
+
+    with pytest.raises(KindError, match=r"load_predictor\(\) takes no formats"):
+        check_kind(NoFormats())
+
+
+def test_entity_and_step_column_must_be_keys_and_slices_need_a_step() -> None:
+    @dataclass(frozen=True)
+    class FixedKeys(FakeKind):
+        def key_columns(self) -> tuple[str, ...]:
+            return ("application_id",)
+
+    with pytest.raises(KindError, match="entity 'nowhere' must be one of key_columns"):
+        check_kind(replace(FixedKeys(), entity="nowhere"))
+    with pytest.raises(KindError, match="step_column 'day' must be None or one of"):
+        check_kind(replace(FixedKeys(), step_column="day"))
+    with pytest.raises(KindError, match="SLICES batching cuts the panel along step_column"):
+        check_kind(replace(FakeKind(), batching=Batching.SLICES))
+
+
+def test_scoring_groups_must_be_stable_and_cover_each_key_once() -> None:
+    @dataclass(frozen=True)
+    class Unstable(FakeKind):
+        def scoring_groups(self, keys: Any, chunk_size: int) -> list:
+            return [list(keys)]  # ignores chunk_size and keeps duplicates
+
+    with pytest.raises(KindError, match="scoring_groups"):
+        check_kind(Unstable())
+
+
+def test_benchmarks_are_named_by_their_key() -> None:
+    @dataclass(frozen=True)
+    class Misnamed(FakeKind):
+        def benchmarks(self) -> dict:
+            return {"speed": Benchmark("throughput", "x")}
+
+    with pytest.raises(KindError, match="must be a Benchmark named 'speed'"):
+        check_kind(Misnamed())
+
+
+def test_graph_forecasting_scores_whole_slices_and_plain_forecasting_whole_series() -> None:
+    plain, graph = KINDS[1], KINDS[2]
+    assert plain.batching is Batching.SERIES and graph.batching is Batching.SLICES
+    assert graph.step_column == "time" and plain.entity == "ticker"
+    assert TabularClassification(target="y", id="id").step_column is None
