@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.store.bulk import insert_frame
-from core.store.engine import ensure_task_table
+from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
-from core.store.schema import quarantine
+from core.store.schema import UTCDateTime, quarantine
 from core.task import Dataset, Task
 
-# Existing-id look-ups go in slices so SQLite's bound-parameter limit is never reached.
-_ID_LOOKUP_SLICE = 5000
+# Existing-key look-ups go in slices of entity values, so no statement grows with the file.
+_KEY_LOOKUP_SLICE = 5000
+# The quarantine rule of a later copy of a key already seen in the same file.
+DUPLICATE_KEY = "duplicate_key"
 
 
 class IngestError(RuntimeError):
@@ -37,10 +39,11 @@ class IngestResult:
     run_id: int
     source: str
     rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0  # rows (a row failing several checks counts once)
-    skipped_existing: int = 0
+    accepted: int = 0  # new rows written to the input table
+    quarantined: int = 0  # rows (a row failing several checks counts once), duplicates included
+    skipped_existing: int = 0  # valid rows whose key is already in the store ("already in store")
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, rule) -> rows
+    key: tuple[str, ...] = ()  # the columns rows are deduplicated on (Kind.key_columns())
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -62,9 +65,9 @@ def _dtype_kind(column: pa.Column) -> str:
     """'i' int, 'f' float, 'b' bool, 'M' datetime, 'O' anything kept as text."""
     try:
         return np.dtype(column.dtype.type).kind if column.dtype is not None else "O"
-    except TypeError:  # pandas extension dtypes (Int64, string, category)
-        kind = getattr(column.dtype.type, "kind", "O")
-        return "O" if kind == "U" else kind
+    except TypeError:  # pandas extension dtypes (Int64, string, category) carry their own code
+        code = pd.api.types.pandas_dtype(column.dtype.type).kind
+        return "O" if code == "U" else code
 
 
 def _coerce(raw: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,6 +120,9 @@ def _cast(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
             out[name] = out[name].astype("Int64")
         elif kind in "iufb":
             out[name] = out[name].astype(column.dtype.type)
+        elif kind == "M" and getattr(column.dtype, "tz", None) is not None:
+            # pandas parses text to microseconds; pandera checks a tz-aware dtype's unit exactly.
+            out[name] = out[name].dt.as_unit(column.dtype.type.unit)
     return out
 
 
@@ -160,15 +166,101 @@ def _text(value: object) -> str | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
-def _existing_ids(engine: Engine, table: sa.Table, id_column: str, ids: pd.Series) -> set:
-    found: set = set()
-    values = ids.tolist()
+def _key_columns(task: Task) -> tuple[str, ...]:
+    """The columns unique together in the Task's input table (as `schema.task_table` builds it)."""
+    return tuple(key for key in task.kind.key_columns() if key in task.schema.columns)
+
+
+def _ingest_schema(task: Task) -> pa.DataFrameSchema:
+    """The schema rows are validated against on ingest.
+
+    Label columns are optional (unlabelled rows are stored to be scored; the input table's
+    labels are nullable). A uniqueness check implied by the key is left to ingest itself:
+    pandera would reject every copy of a repeated key, ingest keeps the first valid one.
+    """
+    schema, keys = task.schema, set(_key_columns(task))
+    updates: dict[str, dict[str, object]] = {
+        label: {"nullable": True, "required": False}
+        for label in task.kind.label_columns if label in schema.columns
+    }
+    for name, column in schema.columns.items():
+        if column.unique and keys and keys <= {name}:
+            updates.setdefault(name, {})["unique"] = False
+    relaxed = schema.update_columns(updates)  # a copy: the Task's schema is never changed
+    if relaxed.unique and keys and keys <= set(relaxed.unique):
+        relaxed.unique = None
+    return relaxed
+
+
+def _normalised(values: pd.Series, sql: sa.types.TypeEngine) -> pd.Series:
+    """Key values in one comparable form whichever side they come from: the file's typed rows,
+    or the store (SQLite gives datetimes back as text, PostgreSQL as datetimes)."""
+    if isinstance(sql, UTCDateTime):
+        return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+    if isinstance(sql, sa.DateTime | sa.Date):
+        return pd.to_datetime(values, format="ISO8601").astype("datetime64[us]")
+    if isinstance(sql, sa.Integer):
+        return pd.to_numeric(values).astype("Int64")
+    if isinstance(sql, sa.Float):
+        return pd.to_numeric(values).astype("float64")
+    if isinstance(sql, sa.Boolean):
+        return values.astype("boolean")
+    return values.astype("str")
+
+
+def _key_index(frame: pd.DataFrame, table: sa.Table, keys: tuple[str, ...]) -> pd.Index:
+    columns = [_normalised(frame[key].reset_index(drop=True), table.c[key].type) for key in keys]
+    if len(columns) == 1:
+        return pd.Index(columns[0], name=keys[0])
+    return pd.MultiIndex.from_arrays(columns, names=list(keys))
+
+
+def _bound(value: object, upper: bool) -> object:
+    """A plain Python value for the statement; timestamps widened to the stores' microseconds."""
+    if isinstance(value, pd.Timestamp):
+        value = value.ceil("us") if upper else value.floor("us")
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _stored_keys(
+    engine: Engine, task: Task, table: sa.Table, keys: tuple[str, ...], rows: pd.DataFrame
+) -> pd.Index:
+    """The keys of `rows` already in the input table, normalised like `_key_index`.
+
+    Read by slices of the file's entity values, each narrowed to the slice's range of the
+    other key columns (a series' new days read only its overlapping stored days); the exact
+    tuples are then matched in pandas.
+    """
+    entity = task.kind.entity if task.kind.entity in keys else keys[0]
+    others = [key for key in keys if key != entity]
+    present = rows.dropna(subset=list(keys))
+    entities = pd.Series(present[entity].unique()).tolist()
+    spans = present.groupby(entity, sort=False)[others].agg(["min", "max"]) if others else None
+    found = []
     with engine.connect() as conn:
-        for start in range(0, len(values), _ID_LOOKUP_SLICE):
-            chunk = values[start:start + _ID_LOOKUP_SLICE]
-            rows = conn.execute(sa.select(table.c[id_column]).where(table.c[id_column].in_(chunk)))
-            found.update(row[0] for row in rows)
-    return found
+        for start in range(0, len(entities), _KEY_LOOKUP_SLICE):
+            chunk = entities[start:start + _KEY_LOOKUP_SLICE]
+            clauses = [table.c[entity].in_(chunk)]
+            if spans is not None:
+                span = spans.loc[chunk]
+                clauses += [table.c[key].between(_bound(span[(key, "min")].min(), upper=False),
+                                                 _bound(span[(key, "max")].max(), upper=True))
+                            for key in others]
+            found.append(read_task_frame(conn, task, where=sa.and_(*clauses), columns=list(keys)))
+    stored = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=list(keys))
+    return _key_index(stored, table, keys)
+
+
+def _duplicate_failures(
+    raw: pd.DataFrame, good: pd.DataFrame, duplicated: np.ndarray, keys: tuple[str, ...]
+) -> pd.DataFrame:
+    """One row-wide failure per later copy of a key: the value is the key as written."""
+    later = good.index[duplicated]
+    text = raw.loc[later, list(keys)].astype(object)
+    values = text.apply(lambda row: ", ".join(str(value) for value in row), axis=1)
+    return _failures(pd.Series(values.to_numpy(dtype=object), index=later), "",
+                     f"{DUPLICATE_KEY}({', '.join(keys)})")
 
 
 def _quarantine_frame(
@@ -206,26 +298,34 @@ def ingest(
 ) -> IngestResult:
     """Load, validate and write good rows + quarantine rows in one transaction.
 
-    Rows whose id is already in the input table are skipped, so re-ingesting a file never
-    duplicates (the ledger keys predictions by id: a corrected row needs a new id).
+    Rows are deduplicated on the whole key (`Kind.key_columns()`: the id, or series + time):
+    a valid row whose key is already in the input table is skipped ("already in store"), so
+    new rows of a known series are accepted and re-ingesting a file never duplicates (the
+    ledger keys predictions by key: a corrected row needs a new key). Of several valid rows
+    with one new key in the same file the first is written and the later ones are
+    quarantined (rule `duplicate_key(<key columns>)`).
     A load that fails (unreadable file, missing columns) records a failed run, writes nothing.
     """
     table = ensure_task_table(engine, task)
-    id_column = task.kind.key_columns()[0]
-    schema, target = task.schema, getattr(task.kind, "target", None)
-    if target in schema.columns:
-        # Unlabelled rows are stored to be scored (the input table's target is nullable).
-        schema = schema.update_column(target, nullable=True, required=False)
+    keys, schema = _key_columns(task), _ingest_schema(task)
     with track_run(engine, task.name, "ingest", {"source": source, **(params or {})}) as run:
         raw = load()
-        result = IngestResult(run_id=run.id, source=source, rows_read=len(raw))
+        result = IngestResult(run_id=run.id, source=source, rows_read=len(raw), key=keys)
         run.rows_in = len(raw)
-        good, failures = validate(_as_text(raw), schema)
-        existing = _existing_ids(engine, table, id_column, good[id_column]) if len(good) else set()
-        if existing:
-            keep = ~good[id_column].isin(existing)
-            result.skipped_existing = int((~keep).sum())
-            good = good[keep]
+        text = _as_text(raw)
+        good, failures = validate(text, schema)
+        if keys and len(good):
+            index = _key_index(good, table, keys)
+            known = np.asarray(index.isin(_stored_keys(engine, task, table, keys, good)))
+            result.skipped_existing = int(known.sum())
+            good, index = good[~known], index[~known]
+            # Rows with a missing key part are not duplicates (SQL's unique allows NULLs).
+            complete = good[list(keys)].notna().all(axis=1).to_numpy()
+            duplicated = np.asarray(index.duplicated(keep="first")) & complete
+            if duplicated.any():
+                failures = pd.concat([failures, _duplicate_failures(text, good, duplicated, keys)],
+                                     ignore_index=True)
+                good = good[~duplicated]
         result.accepted, result.quarantined = len(good), int(failures["index"].nunique())
         result.reasons = Counter(
             failures.drop_duplicates(["index", "column", "rule"])
