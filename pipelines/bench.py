@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from core.kinds.base import Benchmark
 from core.store.runs import track_run
 from core.task import Task
-
-THROUGHPUT = "throughput"
 
 
 class BenchError(RuntimeError):
@@ -79,12 +77,17 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+def _menu(task: Task) -> str:
+    datasets = ", ".join(sorted(task.datasets)) or "(none)"
+    named = ", ".join(sorted(task.kind.benchmarks())) or "(none)"
+    return f"datasets (--dataset): {datasets}; named benchmarks (--bench): {named}"
+
+
 def load_dataset(task: Task, dataset: str, data: Path | None, options: Mapping[str, Any]) -> Any:
     if dataset not in task.datasets:
-        known = ", ".join(sorted(task.datasets)) or "(none)"
-        raise BenchError(
-            f"Task {task.name} has no dataset {dataset!r}; datasets: {known}, {THROUGHPUT}"
-        )
+        hint = (f" ('{dataset}' is a named benchmark: --bench {dataset})"
+                if dataset in task.kind.benchmarks() else "")
+        raise BenchError(f"Task {task.name} has no dataset {dataset!r}{hint}; {_menu(task)}")
     adapter = task.datasets[dataset]
     given = {key: value for key, value in options.items() if value is not None}
     unknown = sorted(set(given) - set(adapter.options))
@@ -100,24 +103,74 @@ def load_dataset(task: Task, dataset: str, data: Path | None, options: Mapping[s
         raise BenchError(f"dataset {dataset!r} could not load {path}: {error}") from error
 
 
+def _store_benchmark(name: str) -> Callable[..., dict[str, Any]]:
+    """Benchmarks of the store and pipelines a Kind names with `Benchmark(run=None)`: core
+    cannot run them (it never imports pipelines), so they are looked up here by name."""
+    if name == "throughput":
+        from pipelines.throughput import throughput
+
+        return throughput
+    raise BenchError(f"no pipeline runs the store benchmark {name!r}: known: throughput")
+
+
 def bench(
-    engine: Engine, task: Task, dataset: str, *, data: Path | None = None,
-    options: Mapping[str, Any] | None = None, profile: str = "full", seed: int = 0,
-    seeds: int | None = None,
+    engine: Engine, task: Task, dataset: str | None = None, *, benchmark: str | None = None,
+    data: Path | None = None, options: Mapping[str, Any] | None = None, profile: str = "full",
+    seed: int = 0, seeds: int | None = None, log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The Kind's benchmark protocol on an adapter's frame (a bench run row in the store)."""
+    """The Kind's dataset protocol on an adapter's frame, or one of its named benchmarks
+    (`Kind.benchmarks`), with a bench run row in the store (store benchmarks use their own)."""
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if benchmark is None and dataset is None:
+        raise BenchError(f"say what to run for {task.name}: {_menu(task)}")
+    if benchmark is not None:
+        named = task.kind.benchmarks()
+        if benchmark not in named:
+            raise BenchError(f"Task {task.name} has no named benchmark {benchmark!r}; "
+                             f"{_menu(task)}")
+        return _named(engine, task, named[benchmark], dataset, data=data, options=given,
+                      profile=profile, seed=seed, seeds=seeds, log=log)
     extra: dict[str, Any] = {}
     if seeds is not None:  # only Kinds whose protocol repeats over seeds take it
-        if "seeds" not in inspect.signature(task.kind.bench).parameters:
+        if "seeds" not in task.kind.bench_options:
             raise BenchError(f"the {task.kind.name} bench of {task.name} takes no --seeds: its "
                              "protocol fixes its own repetitions")
         extra["seeds"] = seeds
     params = {"dataset": dataset, "data": str(data) if data else None, "profile": profile,
-              **extra, **{k: v for k, v in (options or {}).items() if v is not None}}
+              **extra, **given}
     with track_run(engine, task.name, "bench", params) as run:
-        frame = task.feature_frame(load_dataset(task, dataset, data, options or {}))
+        frame = task.feature_frame(load_dataset(task, dataset, data, given))
         run.rows_in = len(frame)
         result = task.kind.bench(task, frame, dataset=dataset, profile=profile, seed=seed,
                                  **extra)
+        run.rows_out = len(result.get("models", {}))
+    return finite(result)
+
+
+def _named(
+    engine: Engine, task: Task, spec: Benchmark, dataset: str | None, *, data: Path | None,
+    options: Mapping[str, Any], profile: str, seed: int, seeds: int | None,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    if seeds is not None:
+        raise BenchError(f"benchmark {spec.name!r} takes no --seeds")
+    own = {k: v for k, v in options.items() if k in spec.options}
+    adapter_options = {k: v for k, v in options.items() if k not in spec.options}
+    if spec.dataset and dataset is None:
+        raise BenchError(f"benchmark {spec.name!r} of {task.name} runs on a dataset: add "
+                         f"--dataset NAME ({', '.join(sorted(task.datasets)) or 'none'})")
+    if not spec.dataset and (dataset is not None or adapter_options):
+        raise BenchError(f"benchmark {spec.name!r} makes its own data: it takes no --dataset "
+                         f"or adapter options; it accepts: "
+                         f"{', '.join('--' + o for o in spec.options) or 'none'}")
+    if spec.run is None:
+        return finite(_store_benchmark(spec.name)(task, seed=seed, log=log, **own))
+    params = {"benchmark": spec.name, "dataset": dataset, "data": str(data) if data else None,
+              "profile": profile, **options}
+    with track_run(engine, task.name, "bench", params) as run:
+        frame = (task.feature_frame(load_dataset(task, dataset, data, adapter_options))
+                 if spec.dataset else None)
+        run.rows_in = 0 if frame is None else len(frame)
+        result = spec.run(task, frame, profile=profile, seed=seed, **own)
         run.rows_out = len(result.get("models", {}))
     return finite(result)

@@ -173,11 +173,14 @@ def ingest(
                 result = ingest_dataset(engine, spec, adapter, file)
             else:
                 result = ingest_file(engine, spec, sample_file(spec, file))
-        summary = _table("rows read", "accepted", "quarantined", "already in store",
+        summary = _table("rows read", "accepted (new)", "already in store", "quarantined",
                         title=f"ingest {spec.name} (run {result.run_id}) from {result.source}")
-        summary.add_row(str(result.rows_read), str(result.accepted), str(result.quarantined),
-                        str(result.skipped_existing))
+        summary.add_row(str(result.rows_read), str(result.accepted),
+                        str(result.skipped_existing), str(result.quarantined))
         out.print(summary)
+        key = " + ".join(result.key) or "key"
+        out.print(f"{result.accepted} new rows accepted, {result.skipped_existing} already in "
+                  f"store (same {key}: skipped), {result.quarantined} quarantined")
         if result.reasons:
             reasons = _table("column", "rule", "rows", title="top quarantine reasons")
             for (column, rule), count in result.reasons.most_common(10):
@@ -333,15 +336,21 @@ def promote(task: TaskArg, version: Annotated[int, typer.Argument(help="model ve
 @app.command()
 def bench(
     task: TaskArg,
-    dataset: Annotated[str, typer.Option(help="adapter name, or 'throughput'")],
+    dataset: Annotated[str | None, typer.Option(
+        help="the Task's dataset adapter (its protocol, or the data of a --bench)")] = None,
+    benchmark: Annotated[str | None, typer.Option(
+        "--bench", help="a named benchmark of the Task's Kind (throughput, predict_speed)")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="file/folder (default $VERTICALS_DATA/NAME)")
                     ] = None,
     target: Annotated[str | None, typer.Option(help="target column (csv adapter)")] = None,
     id: Annotated[str | None, typer.Option("--id", help="id column (csv adapter)")] = None,
-    rows: Annotated[int, typer.Option(help="rows for the throughput bench")] = 1_000_000,
+    rows: Annotated[int | None, typer.Option(
+        min=1, help="rows the throughput bench generates (default 1,000,000)")] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    chunk_size: Annotated[int, typer.Option(help="throughput: rows per batch")] = 100_000,
+    chunk_size: Annotated[int | None, typer.Option(
+        min=1, help="throughput: rows per batch (default 100,000)")] = None,
     positive: Annotated[str | None, typer.Option(
         help="target value meaning the bad outcome (csv adapter)")] = None,
     seeds: Annotated[int | None, typer.Option(
@@ -350,23 +359,19 @@ def bench(
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
     with user_errors():
-        from pipelines.bench import THROUGHPUT, stdout_to_stderr
         from pipelines.bench import bench as run_bench
+        from pipelines.bench import stdout_to_stderr
 
         spec, profile = _task(task), _check_profile(profile)
+        options = {"target": target, "id": id, "positive": positive, "rows": rows,
+                   "chunk_size": chunk_size}
         with stdout_to_stderr():
-            if dataset == THROUGHPUT:
-                from pipelines.throughput import throughput
-
-                result = throughput(spec, rows=rows, seed=seed, chunk_size=chunk_size,
-                                    log=err.print)
-            else:
-                engine = open_store()
-                with _spinner(f"bench {spec.name} on {dataset} ({profile})"):
-                    result = run_bench(engine, spec, dataset, data=data,
-                                       options={"target": target, "id": id,
-                                                "positive": positive},
-                                       profile=profile, seed=seed, seeds=seeds)
+            engine = open_store()
+            what = benchmark or dataset
+            with _spinner(f"bench {spec.name}: {what} ({profile})"):
+                result = run_bench(engine, spec, dataset, benchmark=benchmark, data=data,
+                                   options=options, profile=profile, seed=seed, seeds=seeds,
+                                   log=err.print)
         typer.echo(json.dumps(result))
 
 
@@ -377,14 +382,20 @@ def sample(
         min=1, help="rows (default: the Task's sample size)")] = None,
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
     file: Annotated[Path | None, typer.Option(
-        "--out", help="file (default data_samples/<task>.csv)")] = None,
+        "--out", help="file (default ./<task>.csv, e.g. ./finance_credit_scoring.csv)")] = None,
 ) -> None:
-    """Write the Task's seeded sample to data_samples/ (what demo and the tests ingest)."""
+    """Write the Task's seeded sample as CSV to the current directory (or --out).
+
+    Never into the installed package: the samples the demo ingests live in the checkout's
+    data_samples/, refreshed with `--out data_samples/<task>.csv`.
+    """
     with user_errors():
         from pipelines.demo import write_sample
 
-        path, written = write_sample(_task(task), rows=rows, seed=seed, out=file)
-        out.print(f"wrote {written} rows of {task} to {path}")
+        spec = _task(task)
+        target = file if file is not None else spec.sample_path(Path.cwd())
+        path, written = write_sample(spec, rows=rows, seed=seed, out=target)
+        out.print(f"wrote {written} rows of {spec.name} to {path}")
 
 
 @app.command()

@@ -13,12 +13,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import registry
+from core.kinds.base import Batching
 from core.monitor import PSI_FLAG, psi, reference_rows
 from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
 from core.store.schema import ROW_ID, drift_reports, predictions
 from core.task import Task
+from pipelines.score_groups import (
+    GroupResult,
+    batch_keys,
+    fresh_slices,
+    predict_group,
+    read_group,
+    replace_forecasts,
+    scored_origins,
+)
 
 DEFAULT_CHUNK = 50_000
 
@@ -94,11 +104,8 @@ def batch_filter(
 def read_batch(
     conn: sa.Connection, task: Task, table: sa.Table, version_id: int, batch: int, p: Plan
 ) -> pd.DataFrame:
-    id_column = task.kind.key_columns()[0]
-    target = getattr(task.kind, "target", None)
-    columns = [c for c in task.schema.columns if c != target]  # the model never sees labels
-    return read_task_frame(conn, task, batch_filter(table, id_column, task, version_id, batch, p),
-                           columns=columns)
+    where = batch_filter(table, task.kind.entity, task, version_id, batch, p)
+    return read_task_frame(conn, task, where, columns=task.kind.scoring_columns(task))
 
 
 def predict_batch(
@@ -114,10 +121,14 @@ def predict_batch(
 def write_batch(
     conn: sa.Connection, task: Task, table: sa.Table, *, version_id: int, run_id: int,
     batch: int, p: Plan, ledger: pd.DataFrame, drift: dict[str, float], reference_size: int,
+    grouped: bool = False,
 ) -> None:
-    """Replace this batch's predictions and drift rows; the caller holds the transaction."""
-    id_column = task.kind.key_columns()[0]
-    if p.replace:
+    """Replace this batch's predictions and drift rows; the caller holds the transaction.
+
+    Row-range batches under --force delete the range's predictions first; grouped batches
+    (series, slices) replace forecasts at the same origins instead (replace_forecasts)."""
+    id_column = task.kind.entity
+    if p.replace and not grouped:
         rows = table.c[ROW_ID]
         keys = sa.select(entity_expression(table, id_column)).where(
             rows > batch * p.chunk_size, rows <= (batch + 1) * p.chunk_size)
@@ -166,31 +177,16 @@ def score(
                  batches=batches)
         result = ScoreResult(run_id=run.id, model_version=champion.version)
         reference = _reference(champion)
-        by_series = hasattr(task.kind, "scoring_groups")  # forecasts need whole histories
-        total = len(p.batches)
-        if by_series:
-            groups = series_groups(engine, task, table, chunk_size)
-            chosen = [b for b in (batches if batches is not None else range(len(groups)))
-                      if b < len(groups)]
-            work = [(b, groups[b]) for b in chosen]
-            total = len(work)
-            parts = (_distributed(engine, scheduler, score_series_group, task, champion, work,
-                                  reference) if scheduler
-                     else _score_series(engine, task, champion, work, reference))
-        elif scheduler:
-            work = [(b, p) for b in p.batches]
-            parts = _distributed(engine, scheduler, score_partition, task, champion, work,
-                                 reference)
-        else:
-            parts = _score_local(engine, task, table, champion, p, reference)
+        grouped = task.kind.batching is not Batching.ROWS  # whole series or whole slices
         size = reference_rows(reference)
 
         def write(batch: int, ledger: pd.DataFrame, drift: dict[str, float]) -> None:
             with engine.begin() as conn:
-                if by_series:  # a forecast at the same origin replaces the earlier one
+                if grouped:  # a forecast at the same origin replaces the earlier one
                     replace_forecasts(conn, task, version_id=champion.id, ledger=ledger)
                 write_batch(conn, task, table, version_id=champion.id, run_id=run.id,
-                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size)
+                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size,
+                            grouped=grouped)
             result.rows += len(ledger)
             result.batches.append(batch)
             flagged = [f for f, value in drift.items() if value >= PSI_FLAG]
@@ -198,17 +194,28 @@ def score(
                 result.flagged[batch] = flagged
             run.rows_in, run.rows_out, run.batches = result.rows, result.rows, len(result.batches)
 
-        # Sequential on purpose: a prefetching reader and a background writer were measured
-        # slower on 2 cores (they starve LightGBM's OpenMP threads: predict 6.0 s -> 10.6 s).
-        for batch, ledger, drift in parts:
-            if len(ledger):
-                write(batch, ledger, drift)
-            if by_series:
-                scored = set(ledger["entity_key"]) if len(ledger) else set()
-                result.unscored += sorted(set(groups[batch]) - scored)
+        if grouped:
+            work = group_work(engine, task, champion.id, chunk_size, force, batches)
+            parts = (_distributed(engine, scheduler, score_group, task, champion, work, reference)
+                     if scheduler else _score_groups(engine, task, champion, work, reference))
+            for batch, group in parts:
+                if len(group.ledger):
+                    write(batch, group.ledger, group.drift)
+                result.unscored += group.unscored
                 run.rows_rejected = len(result.unscored)
-            if progress is not None:
-                progress(len(ledger), total)
+                if progress is not None:
+                    progress(len(group.ledger), len(work))
+        else:
+            parts = (_distributed(engine, scheduler, score_partition, task, champion,
+                                  [(b, p) for b in p.batches], reference) if scheduler
+                     else _score_local(engine, task, table, champion, p, reference))
+            # Sequential on purpose: a prefetching reader and a background writer were measured
+            # slower on 2 cores (they starve LightGBM's OpenMP threads: predict 6.0 s -> 10.6 s).
+            for batch, ledger, drift in parts:
+                if len(ledger):
+                    write(batch, ledger, drift)
+                if progress is not None:
+                    progress(len(ledger), len(p.batches))
     result.duration_s = time.perf_counter() - started
     return result
 
@@ -228,50 +235,34 @@ def _score_local(
         yield batch, ledger, drift
 
 
-# --- Series-wise scoring: Kinds whose predictions need each series' whole history -----------
+# --- Grouped scoring (pipelines/score_groups.py): whole series or whole time slices ---------
 
 
-def series_groups(engine: Engine, task: Task, table: sa.Table, chunk_size: int) -> list[list[str]]:
-    """Batches of whole series, as the Kind groups them (batch b = the b-th group)."""
-    column = table.c[task.kind.series]
-    with engine.connect() as conn:
-        keys = [str(k) for k in conn.execute(sa.select(column).distinct()).scalars()]
-    if not keys:
-        raise ScoreError(
-            f"table {table.name} is empty: ingest rows first (verticals ingest {task.name})"
-        )
-    return task.kind.scoring_groups(keys, chunk_size)
+def group_work(engine: Engine, task: Task, version_id: int, chunk_size: int, force: bool,
+               batches: Sequence[int] | None) -> list[tuple[int, list[Any]]]:
+    """(batch, keys) to score: every chosen group; for SLICES without --force only the slices
+    not forecast yet (new slices arrived by ingest)."""
+    groups = batch_keys(engine, task, chunk_size)
+    if not groups:
+        raise ScoreError(f"table {ensure_task_table(engine, task).name} is empty: ingest rows "
+                         f"first (verticals ingest {task.name})")
+    chosen = [b for b in (batches if batches is not None else range(len(groups)))
+              if b < len(groups)]
+    work = [(b, groups[b]) for b in chosen]
+    if task.kind.batching is Batching.SLICES and not force:
+        done = scored_origins(engine, task, version_id)
+        work = [(b, fresh) for b, keys in work if (fresh := fresh_slices(keys, done))]
+    return work
 
 
-def _score_series(
-    engine: Engine, task: Task, champion: Any, work: list[tuple[int, list[str]]],
+def _score_groups(
+    engine: Engine, task: Task, champion: Any, work: list[tuple[int, list[Any]]],
     reference: dict[str, Any],
-) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
+) -> Iterator[tuple[int, GroupResult]]:
     predictor = registry.load_predictor(engine, task, champion.version)
     for batch, keys in work:
-        frame = read_series(engine, task, keys)
-        ledger, drift = predict_batch(task, predictor, frame, reference)
-        yield batch, ledger, drift
-
-
-def read_series(engine: Engine, task: Task, keys: list[str]) -> pd.DataFrame:
-    """Every stored row of the series `keys`: the histories their forecasts start from."""
-    table = ensure_task_table(engine, task)  # the store's Table: clauses must share it
-    with engine.connect() as conn:
-        return read_task_frame(conn, task, table.c[task.kind.series].in_(keys),
-                               columns=task.kind.scoring_columns(task))
-
-
-def replace_forecasts(conn: sa.Connection, task: Task, *, version_id: int,
-                      ledger: pd.DataFrame) -> None:
-    """Delete this version's earlier forecasts of the same series at the same origins."""
-    if not len(ledger):
-        return
-    for as_of, keys in ledger.groupby("as_of")["entity_key"]:
-        conn.execute(predictions.delete().where(
-            predictions.c.task == task.name, predictions.c.model_version_id == version_id,
-            predictions.c.as_of == as_of.to_pydatetime(),
-            predictions.c.entity_key.in_(sorted(set(keys)))))
+        frame = read_group(engine, task, keys)
+        yield batch, predict_group(task, predictor, frame, keys, reference)
 
 
 # --- Dask scale-out: partitions are batches (row ranges or series groups), read and predicted
@@ -313,21 +304,20 @@ def score_partition(
     return batch, ledger, drift
 
 
-def score_series_group(
-    url: str, task: Task, version: int, version_id: int, batch: int, keys: list[str],
+def score_group(
+    url: str, task: Task, version: int, version_id: int, batch: int, keys: list[Any],
     reference: dict[str, Any],
-) -> tuple[int, pd.DataFrame, dict[str, float]]:
-    """Runs on a Dask worker: read whole series, forecast them, return ledger rows + PSI."""
-    frame = read_series(_worker_engine(url), task, keys)
-    ledger, drift = predict_batch(task, _worker_predictor(url, task, version), frame, reference)
-    return batch, ledger, drift
+) -> tuple[int, GroupResult]:
+    """Runs on a Dask worker: read whole series (or slices' histories) and forecast them."""
+    frame = read_group(_worker_engine(url), task, keys)
+    return batch, predict_group(task, _worker_predictor(url, task, version), frame, keys,
+                                reference)
 
 
 def _distributed(
-    engine: Engine, scheduler: str, function: Callable[..., tuple[int, pd.DataFrame,
-                                                                 dict[str, float]]],
+    engine: Engine, scheduler: str, function: Callable[..., Any],
     task: Task, champion: Any, work: list[tuple[int, Any]], reference: dict[str, Any],
-) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
+) -> Iterator[Any]:
     """Workers run `function(url, task, version, version_id, batch, what, reference)` for
     each (batch, what) of `work`; the driver writes each result in its own transaction."""
     from dask.distributed import Client, LocalCluster, as_completed

@@ -119,9 +119,6 @@ TASK = Task(
     datasets={
         "yahoo_csv": Dataset("yahoo_csv", "Folder of Yahoo daily CSVs, one per ticker",
                              yahoo_csv, suffixes=("/",)),
-        # The same folder; `bench` times the TFT's batched inference against the library's.
-        "predict_speed": Dataset("predict_speed", "Yahoo folder, for the TFT inference-speed "
-                                 "benchmark", yahoo_csv),
     },
     features=features,
     profiles={
