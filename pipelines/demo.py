@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-import dashboards
 from core.store.engine import ensure_task_table
 from core.task import Task
 from pipelines.ingest import IngestResult, ingest_file
@@ -17,8 +17,9 @@ from pipelines.score import ScoreResult, score
 from pipelines.train import TrainResult, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# From the installed package, so `verticals dashboard` works outside a clone too.
-DASHBOARD_APP = Path(dashboards.__file__).resolve().parent / "app.py"
+# From the installed package, so `verticals dashboard` works outside a clone too; found, not
+# imported (pipelines and dashboards never import each other: Streamlit runs it in its process).
+DASHBOARD_APP = Path(find_spec("dashboards").origin).resolve().parent / "app.py"
 
 
 class SampleNotFoundError(FileNotFoundError):
@@ -40,13 +41,13 @@ def sample_file(task: Task, file: Path | None = None) -> Path:
     )
 
 
-def write_sample(task: Task, *, rows: int | None = None, seed: int = 0,
-                 out: Path | None = None) -> tuple[Path, int]:
+def write_sample(task: Task, *, out: Path, rows: int | None = None,
+                 seed: int = 0) -> tuple[Path, int]:
     """Write the Task's seeded sample (what demo and tests ingest) as CSV; returns path and rows."""
     rows = task.sample_rows if rows is None else rows
     if rows < 1:
         raise ValueError(f"--rows must be at least 1, got {rows}")
-    path = out if out is not None else task.sample_path(REPO_ROOT / "data_samples")
+    path = out
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = task.schema.validate(task.sample(rows, seed), lazy=True)
     partial = path.with_name(path.name + ".partial")  # never leave a half-written sample behind

@@ -1,11 +1,6 @@
-"""Vertical Tasks: one package per industry, one module per Task.
+"""Vertical Tasks: one package per industry, one module per Task exporting `TASK`.
 
-BUILTIN_TASKS is the alphabetical map of lazy "module:TASK" references; a Task from another
-package registers through the `verticals.tasks` entry-point group instead.
+Each built-in Task is an entry point of group `verticals.tasks` in pyproject.toml
+(`"finance.credit_scoring" = "verticals.finance.credit_scoring:TASK"`); a Task from another
+package registers the same way in that package's own metadata. core never imports this package.
 """
-
-BUILTIN_TASKS: dict[str, str] = {
-    "finance.credit_scoring": "verticals.finance.credit_scoring:TASK",
-    "finance.stock_forecasting": "verticals.finance.stock_forecasting:TASK",
-    "healthcare.imaging_diagnosis": "verticals.healthcare.imaging_diagnosis:TASK",
-}

@@ -1,10 +1,13 @@
 """TEMPLATE — copy to verticals/<industry>/<task>.py and fill in every TODO (not registered).
 
 A Task is a form: values and plain functions, nothing to inherit. When it is filled in:
-  1. add "<industry>.<task>": "verticals.<industry>.<task>:TASK" to BUILTIN_TASKS in
-     verticals/__init__.py (or an entry point in group `verticals.tasks` from your own package);
-  2. `verticals sample <industry>.<task>` writes data_samples/<industry>_<task>.csv;
+  1. register it: add `"<industry>.<task>" = "verticals.<industry>.<task>:TASK"` under
+     [project.entry-points."verticals.tasks"] in pyproject.toml, then `pip install -e .`
+     (from your own package: the same line in its pyproject.toml);
+  2. `verticals sample <industry>.<task> --out data_samples/<industry>_<task>.csv` writes the
+     sample the demo ingests (without --out: ./<industry>_<task>.csv);
   3. `pytest tests/test_conformance.py -k <task>` tells you everything the Task still gets wrong.
+A forecasting Task starts from verticals/_template_forecasting.py instead.
 """
 
 from __future__ import annotations

@@ -136,6 +136,28 @@ def test_sample_refuses_zero_rows(tmp_path: Path) -> None:
     assert not (tmp_path / "s.csv").exists()
 
 
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())
+            } if folder.is_dir() else {}
+
+
+def test_sample_writes_to_the_current_directory_never_into_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.demo import REPO_ROOT, sample_file
+
+    shipped = REPO_ROOT / "data_samples"
+    before, root_csv = _files(shipped), sorted(REPO_ROOT.glob("*.csv"))
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = invoke("sample", TASK.name, "--rows", "40", "--seed", "2")
+    assert code == 0 and "wrote 40 rows" in stdout and "finance_credit_scoring.csv" in stdout
+    written = pd.read_csv(tmp_path / "finance_credit_scoring.csv")
+    assert written["application_id"].tolist() == TASK.sample(40, 2)["application_id"].tolist()
+    assert _files(shipped) == before and sorted(REPO_ROOT.glob("*.csv")) == root_csv
+    if (shipped / "finance_credit_scoring.csv").is_file():  # the demo still reads the shipped one
+        assert sample_file(TASK) == shipped / "finance_credit_scoring.csv"
+
+
 def _stored(home: Path, sql: str) -> list[tuple]:
     from core.store.engine import make_engine
 
