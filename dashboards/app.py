@@ -19,36 +19,44 @@ VERTICAL_ICONS = {
 TASK_ICON = ":material/analytics:"
 
 
-def _task_runner(task: Task) -> Callable[[], None]:
+def _task_runner(task: Task, url: str | None) -> Callable[[], None]:
     def run() -> None:
-        task_page.render(task)
+        task_page.render(task, url)
 
     # st.Page keys callables by name; a unique name per Task keeps pages apart.
     run.__name__ = f"task_{task.slug}"
     return run
 
 
-def build_pages(registry: Mapping[str, Task]) -> dict[str, list[st.Page]]:
-    """Navigation sections: the overview first, then each vertical's Task pages by name."""
+def build_pages(registry: Mapping[str, Task],
+                url: str | None = None) -> dict[str, list[st.Page]]:
+    """Navigation sections: the overview first, then each vertical's Task pages by name; every
+    page reads the store at `url` (default: the configured store)."""
     task_pages: dict[str, st.Page] = {}
     sections: dict[str, list[st.Page]] = {}
     for name, task in registry.items():
-        page = st.Page(_task_runner(task), title=task.title, url_path=task.slug,
+        page = st.Page(_task_runner(task, url), title=task.title, url_path=task.slug,
                        icon=VERTICAL_ICONS.get(task.vertical, TASK_ICON))
         task_pages[name] = page
         sections.setdefault(task.vertical.capitalize(), []).append(page)
 
     def overview_page() -> None:
-        overview.render(registry, task_pages)
+        overview.render(registry, task_pages, url)
 
     home = st.Page(overview_page, title="Overview", url_path="overview",
                    icon=":material/dashboard:", default=True)
     return {"": [home], **sections}
 
 
-def main() -> None:
+def configure() -> None:
     st.set_page_config(page_title="Verticals", page_icon=":material/insights:", layout="wide")
+
+
+def main() -> None:
+    configure()
     st.navigation(build_pages(tasks())).run()
 
 
-main()
+# Streamlit runs this file as __main__; dashboards.testing imports it for build_pages.
+if __name__ == "__main__":
+    main()

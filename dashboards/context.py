@@ -1,4 +1,5 @@
-"""PageContext: the store, the Task and its champion, with cached queries, handed to every page."""
+"""The PageContext every page gets (core.page): the store, the Task and its champion, with the
+queries, rows and predictors cached by Streamlit."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from core.fields import Field, schema_fields
+from core.kinds.base import Predictor
 from core.store import input_queries, queries, schema
 from core.store.engine import database_url, make_engine, read_task_frame
 from core.task import Task
-from dashboards.components.fields import Field, schema_fields
 
 QUERY_TTL_S = 60
 
@@ -44,14 +46,14 @@ def cached_input_query(url: str, task_name: str, name: str, *args: Any, _task: T
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=64)
 def cached_row(url: str, task_name: str, key: Any, _task: Task) -> pd.DataFrame:
-    """One input row by id, with the schema's dtypes (target left out, as `score` reads it)."""
-    target = getattr(_task.kind, "target", None)
+    """The first input row whose entity is `key`, with the columns `score` reads (labels left
+    out unless they are the history), in the schema's dtypes."""
+    kind = _task.kind
     # A bare column: read_task_frame builds its own Table, and a clause on another Table object
     # would join the two.
-    match = sa.column(_task.kind.key_columns()[0]) == key
+    match = sa.column(kind.entity) == key
     with engine_for(url).connect() as conn:
-        return read_task_frame(conn, _task, match,
-                               columns=[c for c in _task.schema.columns if c != target], limit=1)
+        return read_task_frame(conn, _task, match, columns=kind.scoring_columns(_task), limit=1)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -63,8 +65,8 @@ def cached_predictor(url: str, task_name: str, version: int, created: str, _task
 
 
 @dataclass(frozen=True)
-class PageContext:
-    """What a page (generic or a Task's own section) needs: store, Task, champion, queries."""
+class CachedPageContext:
+    """core.page.PageContext on the store at `url`, every query cached (QUERY_TTL_S)."""
 
     url: str
     task: Task
@@ -96,7 +98,7 @@ class PageContext:
         return schema_fields(self.task.schema)
 
     def row(self, key: Any) -> pd.DataFrame:
-        """The input row whose id is `key` (an empty frame when there is none), target left out."""
+        """The first input row whose entity is `key` (an empty frame when there is none)."""
         return cached_row(self.url, self.task.name, key, _task=self.task)
 
     def reference(self) -> dict[str, Any]:
@@ -105,7 +107,7 @@ class PageContext:
             return {}
         return cached_query(self.url, "reference_profile", self.champion.id)
 
-    def predictor(self, version: int | None = None) -> Any:
+    def predictor(self, version: int | None = None) -> Predictor | None:
         """The predictor of a version (default: the champion); None before the first training."""
         if version is None:
             if self.champion is None:
@@ -123,11 +125,11 @@ def store_url() -> str:
     return database_url()
 
 
-def make_context(task: Task, url: str | None = None) -> PageContext:
+def make_context(task: Task, url: str | None = None) -> CachedPageContext:
     """A context for `task` on the store at `url` (default: VERTICALS_DB_URL / VERTICALS_HOME)."""
     url = url or store_url()
     champion = cached_query(url, "champion", task.name) if store_ready(url) else None
-    return PageContext(url=url, task=task, champion=champion)
+    return CachedPageContext(url=url, task=task, champion=champion)
 
 
 def store_ready(url: str) -> bool:

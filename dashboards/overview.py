@@ -83,7 +83,8 @@ def render(registry: Mapping[str, Task], pages: Mapping[str, Any] | None = None,
         empty_store_message(url)
         return
     if not registry:
-        st.info("No Tasks are registered: add one to verticals/__init__.py BUILTIN_TASKS.")
+        st.info("No Tasks are registered: declare one in the `verticals.tasks` entry-point "
+                "group (pyproject.toml), then `pip install -e .`.")
         return
     for name, task in registry.items():
         task_summary(task, url, (pages or {}).get(name))

@@ -1,9 +1,14 @@
-"""The generic Task page: champion, then data, models, predictions, drift and runs tabs."""
+"""The generic Task page: champion, then a tab per section the Task's Kind declares, then the
+Task's own section."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import streamlit as st
 
+from core.page import PageContext
 from core.task import Task
 from dashboards.components.drift import drift_section
 from dashboards.components.explorer import data_explorer
@@ -12,26 +17,60 @@ from dashboards.components.leaderboard import leaderboard
 from dashboards.components.ledger import predictions_browser
 from dashboards.components.runs import run_history
 from dashboards.components.tiles import Tile, tiles
-from dashboards.context import PageContext, empty_store_message, make_context, store_ready
+from dashboards.context import empty_store_message, make_context, store_ready
 
-TABS = ("Data", "Models", "Predictions", "Drift", "Runs")
+
+@dataclass(frozen=True)
+class Section:
+    """How one generic section is drawn: its tab's title and icon, and what fills the tab."""
+
+    title: str
+    icon: str  # a Material Symbols name
+    render: Callable[[PageContext], None]
+
+    @property
+    def label(self) -> str:
+        return f":material/{self.icon}: {self.title}"
+
+
+# Every name in core.kinds.base.SECTIONS, by name; a Kind picks and orders them (Kind.sections).
+SECTION_TABS: dict[str, Section] = {
+    "data": Section("Data", "table_chart", data_explorer),
+    "models": Section("Models", "leaderboard", leaderboard),
+    "predictions": Section("Predictions", "query_stats", predictions_browser),
+    "drift": Section("Drift", "monitoring", drift_section),
+    "runs": Section("Runs", "history", run_history),
+}
 
 
 def champion_header(ctx: PageContext) -> None:
-    """Which model serves this Task and how good it is, in tiles and one sentence."""
+    """Which model serves this Task and how good it is, in tiles and one sentence: the metrics
+    the Kind displays (Kind.display_metrics, in its order) that the champion has."""
     model = ctx.champion
     if model is None:
         st.info(f"No champion yet: run `verticals train {ctx.task.name}` to fit and promote one.",
                 icon=":material/model_training:")
         return
-    ordered = [model.primary_metric, *[k for k in model.metrics if k != model.primary_metric]]
     shown = [Tile("Champion", f"v{model.version}", f"{model.model}: the version `score` uses")]
-    for name in ordered[:5]:
+    for name in ctx.task.kind.display_metrics:
         value = model.primary_value if name == model.primary_metric else model.metrics.get(name)
+        if value is None:
+            continue
         shown.append(Tile(metric_name(name), metric_value(value),
                           f"{metric_name(name)} of the champion on held-out data"))
     tiles(shown)
     st.caption(champion_sentence(model))
+
+
+def sections_of(task: Task) -> list[Section]:
+    """The sections `task`'s Kind declares, in its order."""
+    names = task.kind.sections
+    unknown = [name for name in names if name not in SECTION_TABS]
+    if unknown:
+        raise LookupError(f"Task {task.name}: its Kind declares dashboard sections {unknown} "
+                          "that dashboards/task_page.py does not draw; known: "
+                          f"{', '.join(SECTION_TABS)}")
+    return [SECTION_TABS[name] for name in names]
 
 
 def render(task: Task, url: str | None = None) -> None:
@@ -43,20 +82,11 @@ def render(task: Task, url: str | None = None) -> None:
         empty_store_message(ctx.url)
         return
     champion_header(ctx)
-    data, models, scored, drift, runs = st.tabs(
-        [f":material/{icon}: {name}" for icon, name in zip(
-            ("table_chart", "leaderboard", "query_stats", "monitoring", "history"), TABS,
-            strict=True)])
-    with data:
-        data_explorer(ctx)
-    with models:
-        leaderboard(ctx)
-    with scored:
-        predictions_browser(ctx)
-    with drift:
-        drift_section(ctx)
-    with runs:
-        run_history(ctx)
+    sections = sections_of(task)
+    if sections:
+        for section, tab in zip(sections, st.tabs([s.label for s in sections]), strict=True):
+            with tab:
+                section.render(ctx)
     page = task.page_function()
     if page is not None:
         st.divider()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.monitor import PSI_FLAG
+from core.page import PageContext
 from dashboards.components import charts
-from dashboards.context import PageContext
 
 
 def drift_section(ctx: PageContext) -> None:

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core.fields import Field
+from core.page import PageContext
 from dashboards.components import charts
-from dashboards.components.fields import Field, schema_fields
 from dashboards.components.formats import count
 from dashboards.components.tiles import Tile, tiles
-from dashboards.context import PageContext
 
 SAMPLE_ROWS = 200
 BINS = 20
@@ -61,10 +61,14 @@ def data_explorer(ctx: PageContext) -> None:
         st.info(f"No input rows yet: run `verticals ingest {ctx.task.name}` (or `verticals demo`).",
                 icon=":material/upload_file:")
         return
-    # Only the row id is left out: a time key still makes a useful monthly chart.
-    row_id = getattr(ctx.task.kind, "id", None)
-    fields = [f for f in schema_fields(ctx.task.schema) if f.name != row_id]
-    target = getattr(ctx.task.kind, "target", None)
+    kind = ctx.task.kind
+    # An entity that is one row (an application id) is unique per row: nothing to filter or
+    # chart. An entity of many rows (a series) and its step (a date) are kept: a useful filter,
+    # a monthly chart.
+    row_id = kind.entity if kind.step_column is None else None
+    fields = [f for f in ctx.fields() if f.name != row_id]
+    # The first label is the outcome `train` learns: the one the rate tile and lines show.
+    target = kind.label_columns[0] if kind.label_columns else None
     target_field = next((f for f in fields if f.name == target), None)
     # A 0/1 target declared with isin([0, 1]) is a category to a form but a rate to a chart;
     # any other numeric target (a price, a flow) is shown by its mean, never as a percentage.

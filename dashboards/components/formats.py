@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -55,9 +56,21 @@ def champion_sentence(model: ModelSummary) -> str:
     )
 
 
+def points(payload: str | None) -> int | None:
+    """The scorecard points in a ledger row's payload JSON; None when the model wrote none (only
+    a scorecard champion's payload carries points: a LightGBM or blend payload is null)."""
+    if not isinstance(payload, str) or not payload:  # None, or NaN from a pandas column
+        return None
+    parsed = json.loads(payload)
+    value = parsed.get("points") if isinstance(parsed, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(value)
+
+
 def reasons(text: str | None, limit: int = 3) -> list[dict[str, Any]]:
     """The reasons JSON of a ledger row as a list of {feature, value, effect} dicts."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return []
     parsed = json.loads(text)
     return list(parsed)[:limit] if isinstance(parsed, list) else []

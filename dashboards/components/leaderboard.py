@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.page import PageContext
 from core.store.queries import ModelSummary
 from dashboards.components import charts
 from dashboards.components.formats import metric_name, when
-from dashboards.context import PageContext
 
 
 def versions_frame(models: list[ModelSummary]) -> pd.DataFrame:

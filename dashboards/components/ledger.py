@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from core.kinds.base import PRIMARY_OUTPUT
+from core.page import PageContext
 from core.store.queries import ModelSummary
 from dashboards.components import charts
-from dashboards.components.formats import count, reasons, reasons_text
+from dashboards.components.formats import count, points, reasons, reasons_text
 from dashboards.components.tiles import Tile, tiles
-from dashboards.context import PageContext
 
 PAGE_SIZE = 50
 ORDERS = {"highest score": "score_desc", "lowest score": "score_asc", "entity": "entity",
@@ -30,6 +32,31 @@ def _pick_version(ctx: PageContext, scored: list[int]) -> ModelSummary | None:
     return models[chosen]
 
 
+def _pick_output(ctx: PageContext) -> str:
+    """The output to browse: the primary one, or the one picked when the Kind has several."""
+    outputs = list(ctx.task.kind.outputs)
+    if len(outputs) < 2:
+        return PRIMARY_OUTPUT
+    return st.selectbox("Output", outputs, key=f"{ctx.task.slug}-ledger-output",
+                        format_func=lambda o: "primary" if o == PRIMARY_OUTPUT else o,
+                        help="which of the Kind's predictions per entity the tab shows")
+
+
+def ledger_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """A page of the ledger as the browser shows it: readable reasons, scorecard points where
+    the model wrote them (blank, never "None", where it did not), and only the columns that say
+    something for this Kind (time, step and horizon when they vary)."""
+    table = rows.assign(
+        points=pd.array([points(p) for p in rows["payload"]], dtype="Int64"),
+        **{"top reasons": [reasons_text(text) for text in rows["reasons"]]})
+    varying = ("as_of", "step", "horizon")
+    shown = [c for c in ("entity_key", "as_of", "step", "horizon", "score", "points", "label",
+                         "lower", "upper", "batch", "top reasons")
+             if c in table and table[c].notna().any()
+             and (c not in varying or table[c].nunique() > 1)]
+    return table[shown]
+
+
 def predictions_browser(ctx: PageContext) -> None:
     """The Predictions tab."""
     scored = ctx.query("predicted_versions")
@@ -38,11 +65,14 @@ def predictions_browser(ctx: PageContext) -> None:
         st.info(f"No predictions yet: run `verticals score {ctx.task.name}`.",
                 icon=":material/query_stats:")
         return
-    key = f"{ctx.task.slug}-{model.id}"
-    span = ctx.query("score_range", model.id)
-    labels = ctx.query("label_counts", model.id)
+    output = _pick_output(ctx)
+    # Widgets of another output start afresh (page 1); the primary output's keep short keys.
+    key = f"{ctx.task.slug}-{model.id}" + (f"-{output}" if output != PRIMARY_OUTPUT else "")
+    span = ctx.query("score_range", model.id, output=output)
+    labels = ctx.query("label_counts", model.id, output=output)
     total = int(labels["rows"].sum())
-    shown = [Tile("Predictions", count(total), f"ledger rows of v{model.version}")]
+    shown = [Tile("Predictions", count(total), f"ledger rows of v{model.version}"
+                  + (f", output {output}" if output != PRIMARY_OUTPUT else ""))]
     for _, row in labels.head(3).iterrows():
         share = row["rows"] / total if total else 0
         shown.append(Tile(f"{row['label'] or 'no label'}", f"{share:.1%}",
@@ -51,7 +81,7 @@ def predictions_browser(ctx: PageContext) -> None:
     if span is not None:
         low, high = (0.0, 1.0) if 0 <= span[0] and span[1] <= 1 else span
         edges = [float(v) for v in np.linspace(low, high, 26)]
-        frame = ctx.query("score_histogram", model.id, edges)
+        frame = ctx.query("score_histogram", model.id, edges, output=output)
         st.plotly_chart(charts.bins_chart(frame, "score"), key=f"{key}-hist")
         st.caption("Score distribution of every prediction of this version, split by the label "
                    "(decision) stored with it.")
@@ -63,29 +93,29 @@ def predictions_browser(ctx: PageContext) -> None:
     label = right.selectbox("Label", ["all", *[str(v) for v in labels["label"].dropna()]],
                             key=f"{key}-label")
     rows = ctx.query("prediction_page", model.id, page=int(page) - 1, size=PAGE_SIZE,
-                     order=ORDERS[order], label=None if label == "all" else label)
-    rows["top reasons"] = [reasons_text(text) for text in rows["reasons"]]
-    # Columns a Kind leaves empty or constant (as_of/horizon outside forecasting) say nothing.
-    shown_columns = [c for c in ("entity_key", "as_of", "horizon", "score", "label", "lower",
-                                 "upper", "batch", "top reasons")
-                     if rows[c].notna().any() and (c not in ("as_of", "horizon")
-                                                   or rows[c].nunique() > 1)]
-    st.dataframe(rows[shown_columns], hide_index=True, height=320,
+                     order=ORDERS[order], label=None if label == "all" else label,
+                     output=output)
+    st.dataframe(ledger_table(rows), hide_index=True, height=320,
                  column_config={"score": st.column_config.NumberColumn(format="%.4f")})
 
     entity = st.text_input("Look up one entity by its key", key=f"{key}-lookup",
                            placeholder="e.g. " + (str(rows["entity_key"].iloc[0])
                                                   if len(rows) else "an id"))
     if entity:
-        found = ctx.query("predictions_for", entity.strip())
+        found = ctx.query("predictions_for", entity.strip(), output=output)
         if found.empty:
             st.warning(f"No prediction for entity {entity!r} in task {ctx.task.name}.")
             return
         latest = found.iloc[0]
-        tiles([Tile("Score", f"{latest['score']:.4f}", "the latest prediction for this entity"),
-               Tile("Label", str(latest["label"]), "decision stored with the prediction"),
-               Tile("Batch", str(latest["batch"]),
-                    f"model version id {latest['model_version_id']}")])
+        shown = [Tile("Score", f"{latest['score']:.4f}", "the latest prediction for this entity")]
+        scored = points(latest["payload"])
+        if scored is not None:
+            shown.append(Tile("Points", f"{scored:,}", "scorecard points (higher is safer)"))
+        if isinstance(latest["label"], str):
+            shown.append(Tile("Label", latest["label"], "decision stored with the prediction"))
+        shown.append(Tile("Batch", str(latest["batch"]),
+                          f"model version id {latest['model_version_id']}"))
+        tiles(shown)
         top = reasons(latest["reasons"], limit=10)
         if top:
             st.plotly_chart(charts.reasons_chart(top), key=f"{key}-reasons")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.page import PageContext
 from dashboards.components import charts
-from dashboards.context import PageContext
 
 
 def run_history(ctx: PageContext) -> None:

@@ -25,6 +25,7 @@ from core.task import Task
 from tests.fakes import fake_sample
 
 ROWS = 120
+OTHER_OUTPUT, OTHER_OUTPUT_ROWS = "fraud", 10
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -59,7 +60,8 @@ def _version(conn: sa.Connection, task: str, version: int, model: str, auc: floa
 
 
 def populate(engine: sa.Engine, task: Task) -> Store:
-    """Input rows, two versions (v2 champion, AUC 0.8123), a scored ledger, drift, quarantine."""
+    """Input rows, two versions (v2 champion, AUC 0.8123), a scored ledger (the primary output
+    of every row, OTHER_OUTPUT of the first few), drift, quarantine."""
     table = ensure_task_table(engine, task)
     frame = fake_sample(ROWS, seed=3)
     with engine.begin() as conn:
@@ -83,6 +85,13 @@ def populate(engine: sa.Engine, task: Task) -> Store:
             "reasons": [json.dumps([{"feature": "months", "value": int(m), "effect": 0.42},
                                     {"feature": "region", "value": "north", "effect": -0.1}])
                         for m in frame["months"]],
+        }))
+        # A second output of the first entities (a Kind with several): never "the" prediction.
+        insert_frame(conn, predictions, pd.DataFrame({
+            "task": task.name, "model_version_id": champion, "run_id": score, "batch": 0,
+            "entity_key": frame["application_id"].iloc[:OTHER_OUTPUT_ROWS], "output": OTHER_OUTPUT,
+            "as_of": pd.Timestamp("1970-01-01"), "step": 0, "horizon": 0, "score": 0.9,
+            "label": "flag", "lower": np.nan, "upper": np.nan, "payload": None, "reasons": None,
         }))
         insert_frame(conn, drift_reports, pd.DataFrame({
             "task": task.name, "run_id": score, "model_version_id": champion,

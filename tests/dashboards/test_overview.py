@@ -6,21 +6,20 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from dashboards.testing import OVERVIEW, open_page
 from tests.dashboards.handmade import ROWS, Store
 from tests.dashboards.test_task_page import TIMEOUT, texts
+from tests.fakes import make_task
 
 
-def fake_overview(url: str) -> None:
-    from dashboards.overview import render
-    from tests.fakes import make_task
-
+def fake_overview(url: str) -> AppTest:
     task = make_task()
-    render({task.name: task}, url=url)
+    return open_page(OVERVIEW, url, registry={task.name: task}, timeout=TIMEOUT)
 
 
 def test_overview_explains_the_champion(handmade: tuple[str, Store]) -> None:
     url, _ = handmade
-    at = AppTest.from_function(fake_overview, args=(url,), default_timeout=TIMEOUT).run()
+    at = fake_overview(url)
     assert not at.exception, at.exception
     text = texts(at)
     assert "AUC 0.812" in text  # tile
@@ -35,7 +34,6 @@ def test_overview_explains_the_champion(handmade: tuple[str, Store]) -> None:
 
 
 def test_overview_on_an_empty_store(tmp_path: Path) -> None:
-    at = AppTest.from_function(fake_overview, args=(f"sqlite:///{tmp_path / 'x.db'}",),
-                               default_timeout=TIMEOUT).run()
+    at = fake_overview(f"sqlite:///{tmp_path / 'x.db'}")
     assert not at.exception, at.exception
     assert any("verticals demo" in i.value for i in at.info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,14 +12,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.kinds.tabular import TabularPredictor
 from core.monitor import EPSILON, PSI_FLAG
 
 if TYPE_CHECKING:
-    from dashboards.components.fields import Field
-    from dashboards.context import PageContext
+    from core.fields import Field
+    from core.page import PageContext
 
 APPLICANT_CHOICES = 500
-DEFAULT_CUTOFF = 0.5
+DEFAULT_CUTOFF, DEFAULT_DECISIONS = 0.5, ("approve", "decline")
 RED, GREEN, GREY = "#cf222e", "#2da44e", "#9aa4b2"
 
 
@@ -84,12 +86,21 @@ def _with_values(row: pd.DataFrame, values: dict[str, Any]) -> pd.DataFrame:
 
 
 def score_applicant(ctx: PageContext, row: pd.DataFrame) -> dict[str, Any]:
-    """PD, score points and top reasons of one applicant from the champion predictor."""
+    """PD, decision, top reasons and, for a scorecard champion, its points (else None) of one
+    applicant from the champion predictor."""
     ledger = ctx.predictor().predict(ctx.task.feature_frame(row))
     first = ledger.iloc[0]
-    payload = json.loads(first["payload"]) if first["payload"] else {}
-    return {"pd": float(first["score"]), "label": first["label"], "points": payload.get("points"),
-            "reasons": json.loads(first["reasons"]) if first["reasons"] else []}
+    payload = _json(first["payload"]) or {}
+    points = payload.get("points") if isinstance(payload, dict) else None
+    if not isinstance(points, int | float) or not math.isfinite(points):
+        points = None  # a LightGBM or blend champion writes no points: a null payload
+    return {"pd": float(first["score"]), "label": first["label"], "points": points,
+            "reasons": _json(first["reasons"]) or []}
+
+
+def _json(text: Any) -> Any:
+    """A ledger JSON column's value parsed; None for a null one (None, NaN or NA)."""
+    return json.loads(text) if isinstance(text, str) and text else None
 
 
 def _reasons_figure(reasons: list[dict[str, Any]]) -> go.Figure:
@@ -105,8 +116,7 @@ def _reasons_figure(reasons: list[dict[str, Any]]) -> go.Figure:
 
 def what_if(ctx: PageContext) -> None:
     """Pick an applicant, change fields, and watch the PD, points, reasons and decision."""
-    id_column = ctx.task.kind.key_columns()[0]
-    target = getattr(ctx.task.kind, "target", None)
+    id_column, labels = ctx.task.kind.entity, ctx.task.kind.label_columns
     keys = ctx.input_query("distinct_keys", id_column, APPLICANT_CHOICES)
     if not keys:
         st.info(f"No applicants stored: run `verticals ingest {ctx.task.name}` first.")
@@ -118,7 +128,7 @@ def what_if(ctx: PageContext) -> None:
     if original.empty:
         st.warning(f"Applicant {key!r} is no longer in the store; pick another.")
         return
-    fields = [f for f in ctx.fields() if f.name not in (id_column, target)]
+    fields = [f for f in ctx.fields() if f.name != id_column and f.name not in labels]
     starts = {f.name: _prefill(f, original[f.name].iloc[0]) for f in fields}
     values: dict[str, Any] = {}
     with st.expander("Application fields", expanded=True):
@@ -132,19 +142,28 @@ def what_if(ctx: PageContext) -> None:
     edited = _with_values(original, {name: values[name] for name in changed})
     before, after = score_applicant(ctx, original), score_applicant(ctx, edited)
 
-    cutoff = st.slider("Cut-off PD (decline at or above)", 0.0, 1.0,
-                       float(getattr(ctx.predictor(), "cutoff", DEFAULT_CUTOFF)), 0.01,
+    # The champion's own cut-off and decision words (they labelled the stored predictions);
+    # a champion of another predictor type starts from credit's defaults.
+    predictor = ctx.predictor()
+    (below, above), start = ((predictor.decisions, predictor.cutoff)
+                             if isinstance(predictor, TabularPredictor)
+                             else (DEFAULT_DECISIONS, DEFAULT_CUTOFF))
+    cutoff = st.slider(f"Cut-off PD ({above} at or above)", 0.0, 1.0, float(start), 0.01,
                        key="credit-cutoff")
-    decision = "decline" if after["pd"] >= cutoff else "approve"
-    left, middle, right = st.columns(3)
-    left.metric("PD", f"{after['pd']:.2%}", border=True,
-                delta=f"{after['pd'] - before['pd']:+.2%}" if changed else None,
-                delta_color="inverse", help="probability of default from the champion model")
+    decision = above if after["pd"] >= cutoff else below
+    # Points only exist for a scorecard champion (a LightGBM or blend payload carries none).
     points = after["points"]
-    middle.metric("Score points", f"{points:.0f}" if isinstance(points, int | float) else "n/a",
-                  border=True, help="scorecard points (higher is safer), from the model's payload")
-    right.metric("Decision", decision, border=True,
-                 help=f"decline when the PD is at or above the cut-off {cutoff:.2f}")
+    slots = iter(st.columns(3 if points is not None else 2))
+    next(slots).metric("PD", f"{after['pd']:.2%}", border=True,
+                       delta=f"{after['pd'] - before['pd']:+.2%}" if changed else None,
+                       delta_color="inverse", help="probability of default from the champion")
+    if points is not None:
+        moved = before["points"] is not None and changed
+        next(slots).metric("Score points", f"{points:.0f}", border=True,
+                           delta=f"{points - before['points']:+.0f}" if moved else None,
+                           help="scorecard points (higher is safer), from the model's payload")
+    next(slots).metric("Decision", decision, border=True,
+                       help=f"{above} when the PD is at or above the cut-off {cutoff:.2f}")
     st.caption(
         f"Champion {ctx.champion.model} v{ctx.champion.version} scoring applicant {key}"
         + (f" with {', '.join(changed)} changed (delta vs the stored application)." if changed

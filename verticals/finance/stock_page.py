@@ -8,50 +8,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import sqlalchemy as sa
 import streamlit as st
 
 from core.forecast.risk import expected_shortfall, value_at_risk
-from core.store.schema import predictions
 
 if TYPE_CHECKING:
-    from dashboards.context import PageContext
+    from core.page import PageContext
 
 HISTORY_DAYS = 60  # enough context; longer squeezes the 5-day fan to a sliver
 BAND = "rgba(31, 119, 180, {})"
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def latest_forecasts(url: str, task: str, version_id: int) -> pd.DataFrame:
-    """The champion's ledger rows at each ticker's latest origin (the newest `score`)."""
-    from dashboards.context import engine_for
-
-    latest = (sa.select(predictions.c.entity_key, sa.func.max(predictions.c.as_of).label("as_of"))
-              .where(predictions.c.task == task, predictions.c.model_version_id == version_id)
-              .group_by(predictions.c.entity_key).subquery())
-    query = (sa.select(predictions.c.entity_key, predictions.c.as_of, predictions.c.horizon,
-                       predictions.c.score, predictions.c.payload)
-             .join(latest, sa.and_(latest.c.entity_key == predictions.c.entity_key,
-                                   latest.c.as_of == predictions.c.as_of))
-             .where(predictions.c.task == task, predictions.c.model_version_id == version_id)
-             .order_by(predictions.c.entity_key, predictions.c.horizon))
-    with engine_for(url).connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(),
-                            columns=["ticker", "as_of", "horizon", "score", "payload"])
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def price_history(
-    url: str, table_name: str, ticker: str, limit: int = HISTORY_DAYS
-) -> pd.DataFrame:
-    from dashboards.context import engine_for
-
-    table = sa.table(table_name, sa.column("ticker"), sa.column("date"), sa.column("adj_close"))
-    query = (sa.select(table.c.date, table.c.adj_close).where(table.c.ticker == ticker)
-             .order_by(table.c.date.desc()).limit(limit))
-    with engine_for(url).connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=["date", "adj_close"])
-    return frame.assign(date=pd.to_datetime(frame["date"])).sort_values("date")
+def price_history(ctx: PageContext, ticker: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
+    """The ticker's last `days` stored bars (date, adj_close), oldest first."""
+    kind = ctx.task.kind
+    # The series is the entity, its rows ordered by the step column (the date); the label is
+    # the price the forecasts are of.
+    frame = ctx.query("entity_history", ctx.table.name, kind.entity, ticker, kind.step_column,
+                      kind.label_columns[0], days)
+    frame = frame.set_axis(["date", "adj_close"], axis=1)
+    return frame.assign(date=pd.to_datetime(frame["date"]))
 
 
 def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, ticker: str) -> go.Figure:
@@ -114,6 +90,12 @@ def error_over_time(trace: pd.DataFrame) -> pd.DataFrame:
     return (grouped["model_error"] / grouped["rw_error"]).rename("mae_ratio").reset_index()
 
 
+def horizons(versions: list[Any]) -> list[int]:
+    """The horizons (days) the versions were backtested at, from their `mae_ratio@h` metrics."""
+    return sorted({int(name.rpartition("@")[2]) for v in versions for name in v.metrics
+                   if name.startswith("mae_ratio@") and name.rpartition("@")[2].isdigit()})
+
+
 def leaderboard(versions: list[Any], horizon: int) -> pd.DataFrame:
     keys = ["mae_ratio", "mae", "coverage80", "coverage95", "direction_acc", "direction_base",
             "var99_exceed", "kupiec_p99"]
@@ -150,7 +132,8 @@ def page(ctx: PageContext) -> None:
         return
     versions = ctx.query("versions")
     st.markdown(verdict(versions))
-    forecasts = latest_forecasts(ctx.url, ctx.task.name, ctx.champion.id)
+    forecasts = ctx.query("latest_forecasts", ctx.champion.id).rename(
+        columns={"entity_key": "ticker"})
     ticker = None
     if forecasts.empty:
         st.info(f"No forecasts yet: run `verticals score {ctx.task.name}`.")
@@ -158,7 +141,7 @@ def page(ctx: PageContext) -> None:
         tickers = sorted(forecasts["ticker"].unique())
         ticker = st.selectbox("Ticker", tickers, key="stock_ticker")
         chosen = forecasts[forecasts["ticker"] == ticker]
-        history = price_history(ctx.url, ctx.table.name, ticker)
+        history = price_history(ctx, ticker)
         st.plotly_chart(fan_chart(history, chosen, ticker), use_container_width=True)
         best = ctx.champion
         st.caption(
@@ -197,9 +180,11 @@ def page(ctx: PageContext) -> None:
             st.plotly_chart(figure, use_container_width=True)
             st.caption(f"{len(hits)} exceedances in {len(ticker_rows)} days for "
                        f"{ticker_rows['series'].iloc[0]} (1% expected).")
+    tested = horizons(versions)
+    if not tested:
+        return
     st.subheader("Leaderboard per horizon")
-    horizon = st.radio("Horizon (days)", list(range(1, ctx.task.kind.horizon + 1)),
-                       horizontal=True, key="stock_horizon")
+    horizon = st.radio("Horizon (days)", tested, horizontal=True, key="stock_horizon")
     board = leaderboard(versions, horizon)
     st.dataframe(board, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in board.columns

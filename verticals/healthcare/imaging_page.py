@@ -13,10 +13,11 @@ import streamlit as st
 
 from core import images
 from core.dicom import read_dicom
+from core.kinds.images import ImageClassification
 from core.store import audit
 
 if TYPE_CHECKING:
-    from dashboards.context import PageContext
+    from core.page import PageContext
 
 STUDY_CHOICES = 200
 DISPLAY_PX = 224
@@ -84,11 +85,21 @@ def page(ctx: PageContext) -> None:
         operating_point(ctx)
 
 
+def image_column(ctx: PageContext) -> str:
+    """The column holding the study image: this page is for ImageClassification Tasks."""
+    kind = ctx.task.kind
+    if not isinstance(kind, ImageClassification):
+        raise TypeError(f"Task {ctx.task.name}: the imaging page needs an ImageClassification "
+                        f"Kind, not {type(kind).__name__}; name another page in its Task")
+    return kind.image
+
+
 def _study_keys(ctx: PageContext) -> list[str]:
     scored = ctx.query("prediction_page", ctx.champion.id, size=STUDY_CHOICES, order="score_desc")
     if len(scored):
         return scored["entity_key"].astype(str).tolist()
-    return [str(k) for k in ctx.input_query("distinct_keys", ctx.task.kind.id, STUDY_CHOICES)]
+    return [str(k) for k in ctx.input_query("distinct_keys", ctx.task.kind.entity,
+                                                        STUDY_CHOICES)]
 
 
 def _show(diagnosis: Diagnosis, pixels: np.ndarray, final: str | None = None) -> None:
@@ -115,7 +126,7 @@ def study_browser(ctx: PageContext, predictor: Any, actor: str) -> None:
     if row.empty:
         st.warning(f"Study {key} is in the ledger but not in the input table any more.")
         return
-    pixels = images.decode(row[ctx.task.kind.image].iloc[0], f"study {key}")
+    pixels = images.decode(row[image_column(ctx)].iloc[0], f"study {key}")
     diagnosis = diagnose(predictor, pixels)
     viewed = st.session_state.setdefault("img-viewed", set())
     if (ctx.champion.id, key) not in viewed:  # one audit row per study per session, not per rerun

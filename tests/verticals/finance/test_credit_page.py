@@ -16,7 +16,7 @@ from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table, make_engine, migrate
 from tests.dashboards.demo import DemoStore, credit_store
 from tests.fakes import candidate, fake_sample, make_task
-from verticals.finance.credit_page import psi_from_counts
+from verticals.finance.credit_page import psi_from_counts, score_applicant
 
 TIMEOUT = 30
 
@@ -58,6 +58,8 @@ def test_what_if_changes_the_pd(fake_store: str, monkeypatch: pytest.MonkeyPatch
                                default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     pd_before = next(m.value for m in at.metric if m.label == "PD")
+    # The fake model writes no payload: no points tile (never "None" or "n/a").
+    assert [m.label for m in at.metric] == ["PD", "Decision"]
     applicant = at.selectbox(key="credit-applicant").value
     months = at.number_input(key=f"credit-{applicant}-months")
     at = months.set_value(months.value + 30).run()
@@ -72,6 +74,23 @@ def test_what_if_changes_the_pd(fake_store: str, monkeypatch: pytest.MonkeyPatch
     assert next(m.value for m in at.metric if m.label == "Decision") == "approve"
     # PSI by month: a heatmap over the stored months.
     assert any("PSI of each feature" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("payload", "points"), [
+    ('{"points": 612}', 612), (None, None), (np.nan, None), ('{"points": null}', None)])
+def test_score_applicant_reads_points_only_from_a_scorecard_payload(payload: object,
+                                                                    points: int | None) -> None:
+    from types import SimpleNamespace
+
+    from core.kinds.base import ledger_frame
+
+    ledger = ledger_frame(1, ["A1"], [0.25], label=["approve"],
+                          payload=np.array([payload], dtype=object))
+    predictor = SimpleNamespace(predict=lambda frame: ledger)
+    ctx = SimpleNamespace(predictor=lambda: predictor,
+                          task=SimpleNamespace(feature_frame=lambda frame: frame))
+    scored = score_applicant(ctx, fake_sample(1))
+    assert scored["points"] == points and scored["pd"] == 0.25 and scored["reasons"] == []
 
 
 def test_psi_from_counts_matches_the_formula() -> None:
@@ -102,8 +121,14 @@ def test_credit_what_if_with_the_real_champion(on_credit_store: DemoStore) -> No
                                default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     pd_before = next(m.value for m in at.metric if m.label == "PD")
-    points = next(m.value for m in at.metric if m.label == "Score points")
-    assert points != "n/a"  # the scorecard's points come through the payload
+    engine = make_engine(on_credit_store.url)
+    best = registry.champion(engine, "finance.credit_scoring")
+    engine.dispose()
+    points = [m.value for m in at.metric if m.label == "Score points"]
+    if best.model == "scorecard":  # its points come through the payload
+        assert len(points) == 1 and points[0].isdigit()
+    else:  # a LightGBM or blend champion's payload is null: no points tile
+        assert points == []
     applicant = at.selectbox(key="credit-applicant").value
     # Moving one numeric field to the other end of its range moves the PD.
     changed = False

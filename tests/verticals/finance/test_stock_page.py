@@ -12,6 +12,7 @@ from core import registry
 from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table, make_engine, migrate
 from core.store.schema import predictions, task_table_name
+from dashboards.testing import open_page
 from verticals.finance.stock_forecasting import TASK
 
 TIMEOUT = 30
@@ -102,13 +103,7 @@ def test_the_task_page_shows_a_price_target_as_a_mean_not_a_rate(
     """The generic explorer: a 0/1 target is a rate (%), a price is an average."""
     monkeypatch.setenv("VERTICALS_HOME", str(Path(stock_store.removeprefix("sqlite:///")).parent))
 
-    def task_page(url: str) -> None:
-        from dashboards.task_page import render
-        from verticals.finance.stock_forecasting import TASK
-
-        render(TASK, url)
-
-    at = AppTest.from_function(task_page, args=(stock_store,), default_timeout=TIMEOUT).run()
+    at = open_page(TASK.name, stock_store, registry={TASK.name: TASK}, timeout=TIMEOUT)
     assert not at.exception, at.exception
     engine = sa.create_engine(stock_store)
     with engine.connect() as conn:
@@ -117,6 +112,8 @@ def test_the_task_page_shows_a_price_target_as_a_mean_not_a_rate(
     engine.dispose()
     tile = next(m for m in at.metric if m.label == "Mean adj_close")
     assert tile.value == f"{mean:,.4g}" and "%" not in tile.value
+    # The series (an entity of many rows) and its dates stay explorable.
+    assert {"ticker", "date"} <= set(at.selectbox(key=f"{TASK.slug}-column").options)
 
 
 def test_verdict_says_plainly_whether_an_edge_is_real() -> None:
@@ -134,3 +131,41 @@ def test_verdict_says_plainly_whether_an_edge_is_real() -> None:
     assert "cannot tell from chance (p = 0.60)" in lucky and "no better than no change" in lucky
     real = verdict([walk, version("lightgbm", 0.95, 0.001)])
     assert "0.950 times" in real and "p = 0.001" in real and "unlikely to be luck" in real
+
+
+def test_the_page_queries_read_primary_forecasts_and_the_last_bars(stock_store: str) -> None:
+    import pandas as pd
+
+    from core.store import queries
+    from core.store.engine import read_task_frame
+
+    engine = make_engine(stock_store)
+    try:
+        champion = registry.champion(engine, TASK.name)
+        latest = queries.latest_forecasts(engine, TASK.name, champion.id)
+        assert sorted(latest["entity_key"].unique()) == ["TCK1", "TCK2", "TCK3"]
+        assert (latest.groupby("entity_key")["as_of"].nunique() == 1).all()  # one origin each
+        assert latest.groupby("entity_key")["horizon"].apply(list).map(tuple).unique().tolist() \
+            == [(1, 2, 3, 4, 5)]
+        # Another output of the same entity at a later origin is not "the" forecast.
+        later = pd.Timestamp(latest["as_of"].max()) + pd.Timedelta(days=1)
+        with engine.begin() as conn:
+            conn.execute(predictions.insert().values(
+                task=TASK.name, model_version_id=champion.id, batch=0, entity_key="TCK1",
+                output="tail_risk", as_of=later, step=0, horizon=1, score=0.0))
+        try:
+            again = queries.latest_forecasts(engine, TASK.name, champion.id)
+            pd.testing.assert_frame_equal(again, latest)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(predictions.delete().where(predictions.c.output == "tail_risk"))
+        history = queries.entity_history(engine, TASK.name, task_table_name(TASK), "ticker",
+                                         "TCK2", "date", "adj_close", 10)
+        with engine.connect() as conn:
+            stored = read_task_frame(conn, TASK)
+        tck2 = stored[stored["ticker"] == "TCK2"].sort_values("date").tail(10)
+        assert history.columns.tolist() == ["date", "adj_close"]
+        assert history["adj_close"].tolist() == pytest.approx(tck2["adj_close"].tolist())
+        assert pd.to_datetime(history["date"]).is_monotonic_increasing
+    finally:
+        engine.dispose()
