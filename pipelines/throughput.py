@@ -129,7 +129,9 @@ def bare_write(engine: Engine) -> float:
         else:
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="\n").writerows(rows)
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            # csv writes None and '' alike: the primary output '' must not read back as NULL.
+            options = f"FORMAT csv, FORCE_NOT_NULL ({quote('output')})"
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN WITH ({options})") as copy:
                 copy.write(buffer.getvalue())
         raw.commit()
         seconds = time.perf_counter() - start

@@ -70,9 +70,14 @@ def test_predict_speed_needs_a_dataset(sqlite_engine) -> None:
         bench(sqlite_engine, STOCKS, benchmark="predict_speed")
 
 
-def test_throughput_is_a_named_benchmark_of_tabular_kinds(sqlite_engine) -> None:
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql",
+                                                          marks=pytest.mark.postgres)])
+def test_throughput_is_a_named_benchmark_of_tabular_kinds(sqlite_engine, dialect, request,
+                                                          monkeypatch) -> None:
+    if dialect == "postgresql":  # the bench makes its own scratch schema on this server
+        monkeypatch.setenv("VERTICALS_DB_URL", request.getfixturevalue("pg_server_url"))
     result = bench(sqlite_engine, CREDIT, benchmark="throughput",
                    options={"rows": 2000, "chunk_size": 500}, seed=0, log=lambda _: None)
     assert result["benchmark"] == "throughput" and result["rows"] == 2000
     assert result["end_to_end_s"] > 0 and 0 < result["ratio"]
-    assert result["dialect"] == "sqlite" and result["chunk_size"] == 500
+    assert result["dialect"] == dialect and result["chunk_size"] == 500
