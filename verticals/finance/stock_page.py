@@ -142,7 +142,7 @@ def page(ctx: PageContext) -> None:
         ticker = st.selectbox("Ticker", tickers, key="stock_ticker")
         chosen = forecasts[forecasts["ticker"] == ticker]
         history = price_history(ctx, ticker)
-        st.plotly_chart(fan_chart(history, chosen, ticker), use_container_width=True)
+        st.plotly_chart(fan_chart(history, chosen, ticker), width="stretch")
         best = ctx.champion
         st.caption(
             f"{best.model} v{best.version} (the champion), trained "
@@ -163,7 +163,7 @@ def page(ctx: PageContext) -> None:
         figure = go.Figure([go.Scatter(x=g["month"], y=g["mae_ratio"], name=m, mode="lines")
                             for m, g in ratio.groupby("model")])
         figure.add_hline(y=1.0, line_dash="dash", annotation_text="random walk")
-        st.plotly_chart(figure, use_container_width=True)
+        st.plotly_chart(figure, width="stretch")
         champion = trace[trace["model"] == f"{ctx.champion.model} v{ctx.champion.version}"]
         if "var99" in champion and champion["var99"].notna().any():
             st.subheader("99% one-day VaR of the champion, exceedances marked")
@@ -177,7 +177,7 @@ def page(ctx: PageContext) -> None:
                 go.Scatter(x=hits["origin"], y=hits["actual"], mode="markers", name="exceedance",
                            marker={"color": "#cf222e", "size": 9}),
             ])
-            st.plotly_chart(figure, use_container_width=True)
+            st.plotly_chart(figure, width="stretch")
             st.caption(f"{len(hits)} exceedances in {len(ticker_rows)} days for "
                        f"{ticker_rows['series'].iloc[0]} (1% expected).")
     tested = horizons(versions)
