@@ -120,15 +120,16 @@ def predict_batch(
 
 def write_batch(
     conn: sa.Connection, task: Task, table: sa.Table, *, version_id: int, run_id: int,
-    batch: int, p: Plan, ledger: pd.DataFrame, drift: dict[str, float], reference_size: int,
-    grouped: bool = False,
+    batch: int, p: Plan | None, ledger: pd.DataFrame, drift: dict[str, float],
+    reference_size: int,
 ) -> None:
     """Replace this batch's predictions and drift rows; the caller holds the transaction.
 
-    Row-range batches under --force delete the range's predictions first; grouped batches
-    (series, slices) replace forecasts at the same origins instead (replace_forecasts)."""
+    Row-range batches (`p`, their Plan) under --force delete the range's predictions first;
+    grouped batches (series, slices; no Plan) replace forecasts at the same origins instead
+    (replace_forecasts)."""
     id_column = task.kind.entity
-    if p.replace and not grouped:
+    if p is not None and p.replace:
         rows = table.c[ROW_ID]
         keys = sa.select(entity_expression(table, id_column)).where(
             rows > batch * p.chunk_size, rows <= (batch + 1) * p.chunk_size)
@@ -173,11 +174,13 @@ def score(
               "model_version": champion.version, "scheduler": scheduler}
     started = time.perf_counter()
     with track_run(engine, task.name, "score", params) as run:
-        p = plan(engine, task, table, champion.id, chunk_size=chunk_size, force=force,
-                 batches=batches)
+        if chunk_size < 1:
+            raise ScoreError(f"--chunk-size must be at least 1, got {chunk_size}")
+        grouped = task.kind.batching is not Batching.ROWS  # whole series or whole slices
+        p = None if grouped else plan(engine, task, table, champion.id, chunk_size=chunk_size,
+                                      force=force, batches=batches)
         result = ScoreResult(run_id=run.id, model_version=champion.version)
         reference = _reference(champion)
-        grouped = task.kind.batching is not Batching.ROWS  # whole series or whole slices
         size = reference_rows(reference)
 
         def write(batch: int, ledger: pd.DataFrame, drift: dict[str, float]) -> None:
@@ -185,8 +188,7 @@ def score(
                 if grouped:  # a forecast at the same origin replaces the earlier one
                     replace_forecasts(conn, task, version_id=champion.id, ledger=ledger)
                 write_batch(conn, task, table, version_id=champion.id, run_id=run.id,
-                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size,
-                            grouped=grouped)
+                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size)
             result.rows += len(ledger)
             result.batches.append(batch)
             flagged = [f for f, value in drift.items() if value >= PSI_FLAG]

@@ -46,18 +46,21 @@ def batch_keys(engine: Engine, task: Task, chunk_size: int) -> list[list[Any]]:
 
 
 def scored_origins(engine: Engine, task: Task, version_id: int) -> set[Any]:
-    """The slices (step values) the version has forecast from already."""
-    column = (predictions.c.as_of if _time_steps(engine, task) else predictions.c.step)
+    """The slices (step values) the version has forecast from already: a time step column's
+    values are the ledger's as_of, an integer one's its step."""
+    step_type = ensure_task_table(engine, task).c[task.kind.step_column].type
+    column = (predictions.c.as_of if isinstance(step_type, sa.Date | sa.DateTime)
+              else predictions.c.step)
     with engine.connect() as conn:
         values = conn.execute(sa.select(column).distinct().where(
             predictions.c.task == task.name,
             predictions.c.model_version_id == version_id)).scalars().all()
-    return {pd.Timestamp(v) if _time_steps(engine, task) else int(v) for v in values}
+    return {_origin(v) for v in values}
 
 
-def _time_steps(engine: Engine, task: Task) -> bool:
-    table = ensure_task_table(engine, task)
-    return isinstance(table.c[task.kind.step_column].type, sa.Date | sa.DateTime)
+def _origin(value: Any) -> Any:
+    """A slice key in one comparable form: a Timestamp for times, an int for steps."""
+    return int(value) if isinstance(value, int | np.integer) else pd.Timestamp(value)
 
 
 def read_group(engine: Engine, task: Task, keys: list[Any]) -> pd.DataFrame:
@@ -125,5 +128,4 @@ def replace_forecasts(conn: sa.Connection, task: Task, *, version_id: int,
 
 def fresh_slices(keys: list[Any], done: set[Any]) -> list[Any]:
     """SLICES without --force: the slices of a group the version has not forecast from yet."""
-    return [k for k in keys if (pd.Timestamp(k) if isinstance(k, pd.Timestamp) else int(k))
-            not in done]
+    return [k for k in keys if _origin(k) not in done]

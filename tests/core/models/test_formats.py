@@ -40,15 +40,16 @@ def test_a_tasks_own_candidate_is_saved_and_loaded_like_the_builtins(sqlite_url:
     engine = make_engine(sqlite_url)
     migrate(engine)
     frame = CREDIT.sample(600, 0)
-    result = train(engine, task, profile="smoke", frame=frame)
-    by_model = {v.model: v for v in result.versions}
-    assert set(by_model) == {"lightgbm", "shallow", "blend"}
+    candidates = {c.name: c for c in task.kind.train(task, task.feature_frame(frame),
+                                                     profile="smoke", seed=0)}
+    assert set(candidates) == {"lightgbm", "shallow", "blend"}
     rows = task.feature_frame(frame.drop(columns=[CREDIT.kind.target]).head(50))
     for name in ("shallow", "blend"):  # the blend holds the Task's model as a member
-        loaded = registry.load_predictor(engine, task, by_model[name].version)
-        again = loaded.predict(rows)
-        assert again["score"].between(0, 1).all()
-    shallow = registry.load_predictor(engine, task, by_model["shallow"].version)
+        version = registry.register(engine, task, candidates[name], profile="smoke")
+        loaded = registry.load_predictor(engine, task, version.version)
+        expected = candidates[name].predictor.predict(rows)
+        pd.testing.assert_frame_equal(loaded.predict(rows), expected)
+    shallow = registry.load_predictor(engine, task, 1)
     assert isinstance(shallow.model, ShallowTrees) and shallow.model.num_leaves == 3
     engine.dispose()
 
