@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.kinds.base import Gate
+
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
@@ -75,6 +77,17 @@ class Task:
     # Format key -> model class ("module:Class") for candidates the Task adds in `models` whose
     # format is not built in: the registry saves and loads them like the built-ins.
     formats: Mapping[str, str | type] = field(default_factory=dict)
+    # The live-accuracy gate (None: the Kind's default) and how many drifting features in the
+    # latest scored batch start a retrain (`verticals monitor`).
+    gate: Gate | None = None
+    drift_limit: int = 3
+    # Data-quality gate at ingest: a batch whose quarantined-row or missing-value share exceeds
+    # it is held back from scoring until released (`verticals release`).
+    quality_limit: float = 0.5
+
+    @property
+    def live_gate(self) -> Gate:
+        return self.gate if self.gate is not None else self.kind.gate
 
     @property
     def vertical(self) -> str:

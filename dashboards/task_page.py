@@ -15,9 +15,16 @@ from dashboards.components.explorer import data_explorer
 from dashboards.components.formats import champion_sentence, metric_name, metric_value
 from dashboards.components.leaderboard import leaderboard
 from dashboards.components.ledger import predictions_browser
+from dashboards.components.live import live_section
 from dashboards.components.runs import run_history
 from dashboards.components.tiles import Tile, tiles
 from dashboards.context import empty_store_message, make_context, store_ready
+
+
+def models_and_live(ctx: PageContext) -> None:
+    """The leaderboard (training-time figures), then live accuracy, schedules, decisions."""
+    leaderboard(ctx)
+    live_section(ctx)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Section:
 # Every name in core.kinds.base.SECTIONS, by name; a Kind picks and orders them (Kind.sections).
 SECTION_TABS: dict[str, Section] = {
     "data": Section("Data", "table_chart", data_explorer),
-    "models": Section("Models", "leaderboard", leaderboard),
+    "models": Section("Models", "leaderboard", models_and_live),
     "predictions": Section("Predictions", "query_stats", predictions_browser),
     "drift": Section("Drift", "monitoring", drift_section),
     "runs": Section("Runs", "history", run_history),

@@ -46,11 +46,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from core.store.engine import StoreSchemaError
     from pipelines.bench import BenchError
     from pipelines.ingest import IngestError
+    from pipelines.quality import QualityError
+    from pipelines.schedule import ScheduleError
     from pipelines.score import ScoreError
     from pipelines.train import TrainError
 
     errors: list[type[BaseException]] = [
         TaskRegistryError, StoreSchemaError, IngestError, TrainError, ScoreError, BenchError,
+        ScheduleError, QualityError,
         FileNotFoundError, sa.exc.OperationalError, sa.exc.ArgumentError,
     ]
     from core import registry
@@ -186,6 +189,8 @@ def ingest(
             for (column, rule), count in result.reasons.most_common(10):
                 reasons.add_row(column or "(row)", rule, str(count))
             out.print(reasons)
+        if result.held:
+            out.print(f"[yellow]held[/] {result.held}")
 
 
 @app.command()
@@ -439,6 +444,10 @@ def demo(
             return
         out.print(f"dashboard on http://127.0.0.1:{port} (Ctrl+C stops it)")
         raise typer.Exit(serve(port))
+
+
+# The scheduled loop's commands (schedule, scheduler, monitor, live) register on `app`.
+import pipelines.loop_cli  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover - `python -m pipelines.cli`

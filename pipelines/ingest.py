@@ -21,6 +21,7 @@ from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
 from core.store.schema import UTCDateTime, quarantine
 from core.task import Dataset, Task
+from pipelines.quality import hold_if_poor
 
 # Existing-key look-ups go in slices of entity values, so no statement grows with the file.
 _KEY_LOOKUP_SLICE = 5000
@@ -44,6 +45,7 @@ class IngestResult:
     skipped_existing: int = 0  # valid rows whose key is already in the store ("already in store")
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, rule) -> rows
     key: tuple[str, ...] = ()  # the columns rows are deduplicated on (Kind.key_columns())
+    held: str | None = None  # why the data-quality gate held the batch back from scoring
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -334,6 +336,7 @@ def ingest(
         with engine.begin() as conn:
             if len(good):
                 insert_frame(conn, table, good.assign(_run_id=run.id).reset_index(drop=True))
+            result.held = hold_if_poor(conn, task, run.id, len(raw), result.quarantined, good)
             if len(failures):
                 rejected = _quarantine_frame(raw, failures, task, run.id, source)
                 insert_frame(conn, quarantine, rejected)

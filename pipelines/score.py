@@ -20,6 +20,7 @@ from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
 from core.store.schema import ROW_ID, drift_reports, predictions
 from core.task import Task
+from pipelines.quality import held_clause
 from pipelines.score_groups import (
     GroupResult,
     batch_keys,
@@ -104,7 +105,8 @@ def batch_filter(
 def read_batch(
     conn: sa.Connection, task: Task, table: sa.Table, version_id: int, batch: int, p: Plan
 ) -> pd.DataFrame:
-    where = batch_filter(table, task.kind.entity, task, version_id, batch, p)
+    where = sa.and_(batch_filter(table, task.kind.entity, task, version_id, batch, p),
+                    held_clause(conn, task, table))  # batches the quality gate holds wait
     return read_task_frame(conn, task, where, columns=task.kind.scoring_columns(task))
 
 
@@ -158,14 +160,16 @@ def _reference(version: Any) -> dict[str, Any]:
 def score(
     engine: Engine, task: Task, *, chunk_size: int = DEFAULT_CHUNK, force: bool = False,
     batches: Sequence[int] | None = None, scheduler: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, version: int | None = None,
 ) -> ScoreResult:
     """Score rows without a prediction from the champion (all rows in range with `force`).
 
     Each batch is read, predicted and written in one transaction; a failure stops the run,
     marks it failed and leaves earlier batches committed and the failing one absent.
     """
-    champion = registry.champion(engine, task.name)
+    # `version`: a challenger shadow-scored beside the champion (its own ledger rows).
+    champion = (registry.champion(engine, task.name) if version is None
+                else registry.get_version(engine, task.name, version))
     if champion is None:
         raise ScoreError(f"Task {task.name} has no champion: train first "
                          f"(verticals train {task.name})")

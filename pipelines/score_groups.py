@@ -22,6 +22,7 @@ from core.monitor import psi
 from core.store.engine import ensure_task_table, read_task_frame
 from core.store.schema import predictions
 from core.task import Task
+from pipelines.quality import held_clause
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def read_group(engine: Engine, task: Task, keys: list[Any]) -> pd.DataFrame:
         where = table.c[kind.step_column] <= (last.to_pydatetime() if isinstance(
             last, pd.Timestamp) else last)
     with engine.connect() as conn:
+        where = sa.and_(where, held_clause(conn, task, table))  # held batches wait
         return read_task_frame(conn, task, where, columns=kind.scoring_columns(task))
 
 

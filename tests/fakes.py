@@ -18,9 +18,11 @@ from core.kinds.base import (
     Batching,
     Benchmark,
     Candidate,
+    Gate,
     ledger_frame,
     sorted_groups,
 )
+from core.kinds.live import classifier_metrics, realised_rows
 from core.task import Task
 
 FAKE_SCHEMA = pa.DataFrameSchema(
@@ -70,6 +72,13 @@ class FakeKind:
     display_metrics: tuple[str, ...] = ("auc", "ks")
     sections: tuple[str, ...] = SECTIONS
     bench_options: tuple[str, ...] = ()
+    gate: Gate = Gate("auc", 0.6, min_outcomes=4)
+
+    def realised(self, task: Task, frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+        return realised_rows(ledger, frame, entity=self.entity, label=self.label_columns[0])
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        return classifier_metrics(realised, 0.5)
 
     def default_models(self) -> Mapping[str, Callable[..., Any]]:
         return {}

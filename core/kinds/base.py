@@ -94,6 +94,24 @@ class Predictor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Gate:
+    """What a champion must keep up on arriving outcomes (`Kind.gate`, a Task may override it):
+    the live `metric` must reach `threshold` over at least `min_outcomes` outcomes; below it a
+    retrain starts, and a challenger is promoted only when it beats the champion on `metric`."""
+
+    metric: str
+    threshold: float
+    min_outcomes: int = 30
+    higher_is_better: bool = True
+
+    def passes(self, value: float) -> bool:
+        return value >= self.threshold if self.higher_is_better else value <= self.threshold
+
+    def beats(self, challenger: float, champion: float) -> bool:
+        return challenger > champion if self.higher_is_better else challenger < champion
+
+
 @dataclass
 class Candidate:
     """One trained candidate with its held-out metrics, ready to register."""
@@ -194,6 +212,22 @@ class Kind(Protocol):
 
     def benchmarks(self) -> Mapping[str, Benchmark]:
         """Named benchmarks besides the dataset protocol (throughput, predict speed)."""
+        ...
+
+    @property
+    def gate(self) -> Gate:
+        """The default gate on live accuracy (a live_metrics key, threshold, minimum outcomes)."""
+        ...
+
+    def realised(self, task: TaskSpec, frame: pd.DataFrame,
+                 ledger: pd.DataFrame) -> pd.DataFrame:
+        """The ledger rows whose outcome is known in the stored rows `frame`, with `actual`
+        (the outcome in the score's terms), `baseline` (the naive forecast, NaN when the Kind
+        has none) and `at` (the time the outcome belongs to, for monthly figures) added."""
+        ...
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        """Realised metrics of `realised` rows (what `realised` returned) with "n" outcomes."""
         ...
 
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.kinds.base import PRIMARY_OUTPUT, SECTIONS, Batching, Benchmark, Kind
+from core.kinds.base import PRIMARY_OUTPUT, SECTIONS, Batching, Benchmark, Gate, Kind
 
 # Members every Kind declares, with what each must be (the protocol in core/kinds/base.py).
 VALUES: dict[str, str] = {
@@ -26,6 +26,7 @@ VALUES: dict[str, str] = {
     "display_metrics": "a tuple of str metric names, the primary metric among them",
     "sections": f"a tuple of dashboard section names out of {SECTIONS}",
     "bench_options": "a tuple of str: options `bench` takes besides dataset/profile/seed",
+    "gate": "a core.kinds.base.Gate: the default gate on live accuracy",
 }
 # Methods, with the parameters each must accept (by name).
 METHODS: dict[str, tuple[str, ...]] = {
@@ -37,6 +38,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "load_predictor": ("directory", "config", "formats"),
     "bench": ("task", "frame", "dataset", "profile", "seed"),
     "benchmarks": (),
+    "realised": ("task", "frame", "ledger"),
+    "live_metrics": ("realised",),
 }
 
 
@@ -99,6 +102,8 @@ def _value_problems(kind: Any) -> list[str]:
     if _is_str_tuple(kind.display_metrics) and kind.primary_metric not in kind.display_metrics:
         problems.append(f"display_metrics {kind.display_metrics} lack the primary metric "
                         f"{kind.primary_metric!r}")
+    if not isinstance(kind.gate, Gate):
+        problems.append(f"gate must be {VALUES['gate']}, got {kind.gate!r}")
     if _is_str_tuple(kind.sections):
         unknown = [s for s in kind.sections if s not in SECTIONS]
         if unknown:

@@ -20,11 +20,13 @@ from core.kinds.base import (
     Batching,
     Benchmark,
     Candidate,
+    Gate,
     TaskSpec,
     ledger_frame,
     require_format,
     sorted_groups,
 )
+from core.kinds.live import forecast_metrics, realised_forecasts
 from core.kinds.predictor_files import load_predictor_files, save_predictor
 from core.models.formats import BUILTIN, lazy_factory
 from core.models.protocol import json_params
@@ -71,6 +73,18 @@ class Forecasting:
     outputs = (PRIMARY_OUTPUT,)
     sections = SECTIONS
     bench_options = ()
+    # Live: the champion must beat the random walk on arriving values (ratio below 1).
+    gate = Gate("mae_ratio", 1.0, min_outcomes=20, higher_is_better=False)
+
+    def realised(self, task: TaskSpec, frame: pd.DataFrame,
+                 ledger: pd.DataFrame) -> pd.DataFrame:
+        """Forecasts whose target h stored steps after the origin arrived (baseline: the
+        random walk's forecast from the same origin)."""
+        return realised_forecasts(ledger, frame, series=self.series, time=self.time,
+                                  target=self.target, log_return=self.transform == "log_return")
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        return forecast_metrics(realised)
 
     def default_models(self) -> Mapping[str, Callable[..., Any]]:
         h, f = self.horizon, self.freq

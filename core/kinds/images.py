@@ -20,6 +20,7 @@ from core.kinds.base import (
     Batching,
     Benchmark,
     Candidate,
+    Gate,
     TaskSpec,
     ledger_frame,
     require_format,
@@ -33,6 +34,7 @@ from core.kinds.image_metrics import (
     roc_curve,
     threshold_for_sensitivity,
 )
+from core.kinds.live import classifier_metrics, realised_rows
 from core.kinds.predictor_files import load_predictor_files, save_predictor
 from core.models.formats import BUILTIN, lazy_factory
 from core.models.protocol import json_params
@@ -79,6 +81,7 @@ class ImageClassification:
     display_metrics = ("auc", "accuracy", "op_sensitivity", "op_specificity", "op_guarantee")
     sections = SECTIONS
     bench_options = ("seeds",)
+    gate = Gate("auc", 0.7, min_outcomes=30)
 
     # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
 
@@ -96,6 +99,20 @@ class ImageClassification:
 
     def benchmarks(self) -> Mapping[str, Benchmark]:
         return {}
+
+    def realised(self, task: TaskSpec, frame: pd.DataFrame,
+                 ledger: pd.DataFrame) -> pd.DataFrame:
+        """Studies whose class arrived: actual 1.0 for the positive class."""
+        wanted = self.positive or self.labels[-1]
+        return realised_rows(ledger, frame, entity=self.id, label=self.target,
+                             actual=lambda labels: (labels.astype(str) == wanted).astype(float))
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        """AUC/KS of the positive probability; F1 of the decisions the predictor made (its own
+        threshold, which the ledger label records)."""
+        wanted = self.positive or self.labels[-1]
+        decided = (realised["label"].astype(str) == wanted).to_numpy()
+        return classifier_metrics(realised, 0.5, decided=decided)
 
     def default_models(self) -> Mapping[str, Callable[..., Model]]:
         return {"logistic": lazy_factory(BUILTIN["pixel_logistic"]),

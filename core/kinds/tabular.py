@@ -26,11 +26,13 @@ from core.kinds.base import (
     Batching,
     Benchmark,
     Candidate,
+    Gate,
     TaskSpec,
     ledger_frame,
     require_format,
     sorted_groups,
 )
+from core.kinds.live import classifier_metrics, realised_rows
 from core.kinds.predictor_files import load_predictor_files, save_predictor
 from core.models.calibration import Calibrator
 from core.models.formats import BUILTIN, lazy_factory
@@ -70,6 +72,11 @@ class TabularClassification:
     calibration: str = "platt"
     blend: bool = True  # add a "blend" candidate averaging the others' calibrated PDs
     decisions: tuple[str, str] = ("approve", "decline")
+    # Further outcome columns of the same row (failure modes): labels, never features.
+    modes: tuple[str, ...] = ()
+    # (cost of a missed positive, cost of a needless action): when set, each candidate's
+    # cut-off minimises expected cost on its calibration predictions (core.decision).
+    costs: tuple[float, float] | None = None
 
     name = "tabular_classification"
     primary_metric = "auc"
@@ -79,6 +86,7 @@ class TabularClassification:
     display_metrics = ("auc", "ks", "gini", "brier", "ece")
     sections = SECTIONS
     bench_options = ()
+    gate = Gate("auc", 0.6, min_outcomes=50)
 
     def __post_init__(self) -> None:
         if len(self.decisions) != 2 or len(set(self.decisions)) != 2 or not all(self.decisions):
@@ -97,13 +105,23 @@ class TabularClassification:
 
     @property
     def label_columns(self) -> tuple[str, ...]:
-        return (self.target,)
+        return (self.target, *self.modes)
 
     def benchmarks(self) -> Mapping[str, Benchmark]:
         return {"throughput": Benchmark(
             "throughput", "end-to-end `score` of --rows generated rows against the bare read, "
             "predict and write of the same rows (ratio = bare / end-to-end)",
             dataset=False, options=("rows", "chunk_size"))}
+
+    def realised(self, task: TaskSpec, frame: pd.DataFrame,
+                 ledger: pd.DataFrame) -> pd.DataFrame:
+        """Rows whose target arrived: actual 1.0 for the positive class, at = the row's time."""
+        return realised_rows(ledger, frame, entity=self.id, label=self.target,
+                             actual=lambda labels: (labels == self.positive).astype(float),
+                             time=self.time)
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        return classifier_metrics(realised, self.cutoff)
 
     def default_models(self) -> Mapping[str, Callable[..., Model]]:
         return {
@@ -116,13 +134,14 @@ class TabularClassification:
         return (self.id,)  # the id alone identifies an application; its date is not part of it
 
     def scoring_columns(self, task: TaskSpec) -> list[str]:
-        return [c for c in task.schema.columns if c != self.target]  # the model never sees labels
+        # the model never sees labels
+        return [c for c in task.schema.columns if c not in self.label_columns]
 
     def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
         return sorted_groups(keys, chunk_size)
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        skip = {*self.key_columns(), self.time, self.target}
+        skip = {*self.key_columns(), self.time, *self.label_columns}
         return [c for c in frame.columns
                 if c not in skip and not pd.api.types.is_datetime64_any_dtype(frame[c])]
 
@@ -167,7 +186,8 @@ class TabularClassification:
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
             fitted[name] = (model, calibrator)
             candidates.append(self._candidate(name, model, calibrator, features, X_test, y_test,
-                                              len(X_fit), reference))
+                                              len(X_fit), reference, self._cutoff(
+                                                  model, calibrator, X_cal, y_cal)))
         if wants_blend:
             from core.models.blend import Blend
 
@@ -175,15 +195,27 @@ class TabularClassification:
                           {n: c for n, (_, c) in fitted.items()})
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
             candidates.append(self._candidate(BLEND, model, calibrator, features, X_test, y_test,
-                                              len(X_fit), reference))
+                                              len(X_fit), reference, self._cutoff(
+                                                  model, calibrator, X_cal, y_cal)))
         return candidates
+
+    def _cutoff(self, model: Model, calibrator: Calibrator, X_cal: pd.DataFrame,
+                y_cal: np.ndarray) -> float:
+        """The fixed cut-off, or with `costs` the one minimising expected cost on held-out
+        calibration rows (never the rows the model was fit on)."""
+        if self.costs is None:
+            return self.cutoff
+        from core.decision import Costs, best_threshold
+
+        p = calibrator.transform(model.predict_proba(X_cal)[:, 1])
+        return best_threshold(y_cal, p, Costs(*self.costs))[0]
 
     def _candidate(self, name: str, model: Model, calibrator: Calibrator, features: list[str],
                    X_test: pd.DataFrame, y_test: np.ndarray, train_rows: int,
-                   reference: dict[str, Any]) -> Candidate:
+                   reference: dict[str, Any], cutoff: float) -> Candidate:
         p = calibrator.transform(model.predict_proba(X_test)[:, 1])
-        metrics = classification_metrics(y_test, p, self.cutoff)
-        predictor = TabularPredictor(features, model, calibrator, self.id, self.time, self.cutoff,
+        metrics = classification_metrics(y_test, p, cutoff)
+        predictor = TabularPredictor(features, model, calibrator, self.id, self.time, cutoff,
                                      self.decisions)
         params = {"model": json_params(model.get_params()), "calibration": calibrator.to_dict(),
                   "features": features, "test_rows": int(len(y_test))}

@@ -422,3 +422,22 @@ def entity_history(
         rows = conn.execute(query).all()
     return pd.DataFrame(rows, columns=[time_column, value_column]).iloc[::-1].reset_index(
         drop=True)
+
+
+# The scheduled loop (core/store/loop_queries.py), reachable through PageContext.query.
+def live_accuracy(engine: Engine, task: str) -> pd.DataFrame:
+    from core.store.loop_queries import live_accuracy as monthly
+
+    return monthly(engine, task)
+
+
+def task_schedules(engine: Engine, task: str) -> pd.DataFrame:
+    from core.store.loop_queries import task_schedules as listing
+
+    return listing(engine, task)
+
+
+def champion_history(engine: Engine, task: str) -> pd.DataFrame:
+    from core.store.loop_queries import champion_history as history
+
+    return history(engine, task)

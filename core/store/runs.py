@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,10 @@ from core.store.schema import pipeline_runs, utcnow
 if TYPE_CHECKING:
     from core.task import Task
 
-PIPELINES = ("ingest", "train", "score", "bench", "demo")
+PIPELINES = ("ingest", "train", "score", "bench", "demo", "monitor")
+# What started the runs of this context: "hand" (a command), "schedule" or "retrain"; the
+# scheduler and the gate set it, track_run records it in the run's params.
+TRIGGER: ContextVar[str] = ContextVar("verticals_run_trigger", default="hand")
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
@@ -62,7 +66,8 @@ def track_run(
         run_id = connection.execute(
             pipeline_runs.insert().values(
                 task=task_name, pipeline=pipeline, status=RUNNING, started_at=started,
-                params=json.dumps(dict(params or {}), default=str, sort_keys=True),
+                params=json.dumps({"trigger": TRIGGER.get(), **dict(params or {})}, default=str,
+                                  sort_keys=True),
             ).returning(pipeline_runs.c.id)
         ).scalar_one()
     record = RunRecord(id=run_id, task=task_name, pipeline=pipeline)

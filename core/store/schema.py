@@ -174,6 +174,72 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_task_entity", "task", "entity_key"),
 )
 
+# The scheduled loop (Alembic revision 0004): schedules, run claims, live accuracy, gate
+# decisions and ingest batches held back by the data-quality gate.
+schedules = sa.Table(
+    "schedules", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("pipeline", sa.String(20), nullable=False),
+    sa.Column("cron", sa.String(100), nullable=False),
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_slot", UTCDateTime, nullable=True),  # the latest slot run (or skipped)
+    sa.Column("last_run_id", sa.Integer, nullable=True),
+    sa.UniqueConstraint("task", "pipeline", "cron", name="uq_schedules_task_pipeline_cron"),
+)
+
+# One row while a Task's pipeline runs: the primary key makes a second claim fail.
+run_claims = sa.Table(
+    "run_claims", metadata,
+    sa.Column("task", sa.String(100), primary_key=True),
+    sa.Column("pipeline", sa.String(20), primary_key=True),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+live_metrics = sa.Table(
+    "live_metrics", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("model_version_id", sa.Integer, nullable=False),
+    sa.Column("scope", sa.String(10), nullable=False),  # batch | month | all
+    sa.Column("period", sa.String(20), nullable=False),  # batch number, YYYY-MM or 'all'
+    sa.Column("metric", sa.String(50), nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("task", "model_version_id", "scope", "period", "metric",
+                        name="uq_live_metrics_key"),
+)
+
+gate_decisions = sa.Table(
+    "gate_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("decision", sa.String(20), nullable=False),  # passed | retrain | promoted | kept_back
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("champion_version", sa.Integer, nullable=True),
+    sa.Column("challenger_version", sa.Integer, nullable=True),
+    sa.Column("figures", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+held_batches = sa.Table(
+    "held_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("quarantined_share", sa.Float, nullable=False),
+    sa.Column("missing_share", sa.Float, nullable=False),
+    sa.Column("held_at", UTCDateTime, nullable=False),
+    sa.Column("released_at", UTCDateTime, nullable=True),
+    sa.Column("released_by", sa.String(200), nullable=True),
+)
+
 CORE_TABLES = tuple(metadata.tables)
 
 

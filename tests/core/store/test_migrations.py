@@ -128,6 +128,7 @@ def test_downgrade_refuses_to_merge_outputs_and_otherwise_restores_0002(old_stor
     first = {k: v for k, v in before[0].items() if k != "id"}
     with old_store.begin() as connection:
         connection.execute(schema.predictions.insert().values(**first, output="TWF"))
+        command.downgrade(alembic_config(connection), "0003")  # later revisions hold no outputs
     with pytest.raises(RuntimeError, match="1 predictions hold a named output"), \
             old_store.begin() as connection:
         command.downgrade(alembic_config(connection), "0002")
