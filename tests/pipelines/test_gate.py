@@ -70,6 +70,20 @@ def test_live_metrics_are_stored_per_batch_month_and_overall_once(store: sa.Engi
     assert overall["n"].iloc[0] == 60
 
 
+def test_live_metrics_judge_the_primary_output_only(store: sa.Engine) -> None:
+    task = _setup(store, [])
+    refresh_live(store, task)
+    before = live_frame(store, task.name)[["scope", "period", "metric", "value", "n"]]
+    with store.begin() as conn:  # a further output ranked the other way round must not count
+        rows = conn.execute(sa.select(predictions)).mappings().all()
+        conn.execute(predictions.insert(), [
+            {**{k: v for k, v in row.items() if k != "id"}, "output": "mode",
+             "score": 1.0 - row["score"]} for row in rows])
+    refresh_live(store, task)
+    after = live_frame(store, task.name)[["scope", "period", "metric", "value", "n"]]
+    pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
+
+
 def test_below_the_gate_retrains_then_promotes_a_winning_challenger(store: sa.Engine) -> None:
     task = _setup(store, [-0.5])
     first = monitor(store, task, profile="smoke")
