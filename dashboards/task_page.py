@@ -12,6 +12,7 @@ from core.page import PageContext
 from core.task import Task
 from dashboards.components.drift import drift_section
 from dashboards.components.explorer import data_explorer
+from dashboards.components.forecast import forecast_section
 from dashboards.components.formats import champion_sentence, metric_name, metric_value
 from dashboards.components.leaderboard import leaderboard
 from dashboards.components.ledger import predictions_browser
@@ -40,13 +41,14 @@ class Section:
         return f":material/{self.icon}: {self.title}"
 
 
-# Every name in core.kinds.base.SECTIONS, by name; a Kind picks and orders them (Kind.sections).
+# Every name in core.kinds.base.ALL_SECTIONS, by name; a Kind picks and orders them (Kind.sections).
 SECTION_TABS: dict[str, Section] = {
     "data": Section("Data", "table_chart", data_explorer),
     "models": Section("Models", "leaderboard", models_and_live),
     "predictions": Section("Predictions", "query_stats", predictions_browser),
     "drift": Section("Drift", "monitoring", drift_section),
     "runs": Section("Runs", "history", run_history),
+    "forecast": Section("Forecast", "ssid_chart", forecast_section),
 }
 
 

@@ -6,6 +6,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,12 +31,23 @@ def plan(step: pd.Timedelta) -> tuple[int, list[int]]:
 class Windows:
     """Sliding windows over the imputed, scaled matrix."""
 
-    x: np.ndarray  # (S, history, N, F): scaled speed, time-of-day sin/cos, weekend
-    y: np.ndarray  # (S, H, N) raw speeds
-    ok: np.ndarray  # (S, H, N) targets healthy
+    x: np.ndarray  # (S, history, N, F): scaled speed (+ time-of-day sin/cos, weekend)
+    y: np.ndarray  # (S, H, N) raw speeds (0 where unknown)
+    ok: np.ndarray  # (S, H, N) targets known and healthy
     last: np.ndarray  # (S, N) last imputed raw speed
     slot: np.ndarray  # (S, H) time-of-day slot of each target
     origin: np.ndarray  # (S,) index of the origin step
+
+
+@dataclass
+class Prepared:
+    """What every slice forecaster reads: the windows, the usual speed per (slot, sensor), the
+    scale of the inputs per sensor and the adjacency."""
+
+    windows: Windows
+    profile: np.ndarray  # (slots per day, N)
+    scale: np.ndarray  # (N,)
+    adjacency: np.ndarray  # (N, N)
 
 
 def calendar(times: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
@@ -49,26 +61,69 @@ def calendar(times: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[np.ndarray, n
     return slot, features
 
 
-def prepare(speed: np.ndarray, times: pd.DatetimeIndex, health: Health, train_end: int,
-            history: int, horizon: int) -> tuple[Windows, np.ndarray, float]:
-    """Impute flagged inputs with the sensor's training mean at that time of day (never a
-    future value), scale by the training maximum, and cut windows."""
+def slots_per_day(step: pd.Timedelta) -> int:
+    return max(int(pd.Timedelta("1D") / step), 1)
+
+
+def fit_scaling(speed: np.ndarray, ok: np.ndarray, times: pd.DatetimeIndex, train_end: int,
+                scaling: str) -> tuple[np.ndarray, np.ndarray]:
+    """The usual speed per (slot, sensor) and the input scale per sensor, from rows before
+    `train_end` only: "global" divides by the training maximum, "per_series" by each sensor's,
+    "none" leaves speeds as they are."""
     step = times[1] - times[0]
-    slot, cal = calendar(times, step)
-    per_day = int(slot.max()) + 1
-    profile = usual_profile(speed, health.ok, slot, train_end, per_day)
-    filled = np.where(health.ok, speed, profile[slot])
-    scale = float(np.nanmax(np.where(health.ok[:train_end], speed[:train_end], np.nan)))
+    slot, _ = calendar(times, step)
+    profile = usual_profile(speed, ok, slot, train_end, slots_per_day(step))
+    healthy = np.where(ok[:train_end], speed[:train_end], np.nan)
+    n = speed.shape[1]
+    if scaling == "none":
+        scale = np.ones(n)
+    elif scaling == "per_series":
+        with warnings.catch_warnings():  # an all-broken sensor falls back to the global max
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scale = np.nanmax(healthy, axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nanmax(healthy))
+    elif scaling == "global":
+        scale = np.full(n, float(np.nanmax(healthy)))
+    else:
+        raise ValueError(f"unknown scaling {scaling!r} for slices: use 'global', 'per_series' "
+                         "or 'none'")
+    return profile, scale
+
+
+def cut_windows(speed: np.ndarray, times: pd.DatetimeIndex, ok: np.ndarray, profile: np.ndarray,
+                scale: np.ndarray, history: int, horizon: int, origins: np.ndarray, *,
+                calendar_inputs: bool = True, step: pd.Timedelta | None = None) -> Windows:
+    """Windows ending at `origins`: flagged inputs imputed with the usual speed at that time of
+    day (never a future value); targets past the end of the data are unknown (ok False).
+    `step` is the series' frequency; it is read off `times` only when not given (a predictor
+    may see a single slice)."""
+    step = times[1] - times[0] if step is None else step
     t, n = speed.shape
-    feats = np.concatenate([(filled / scale)[..., None],
-                            np.broadcast_to(cal[:, None, :], (t, n, cal.shape[1]))], axis=-1)
-    origins = np.arange(history - 1, t - horizon)
+    ahead = pd.date_range(times[-1] + step, periods=horizon, freq=step)
+    all_times = times.append(ahead)
+    speed = np.vstack([speed, np.full((horizon, n), np.nan)])
+    ok = np.vstack([ok, np.zeros((horizon, n), dtype=bool)])
+    slot, cal = calendar(all_times, step)
+    filled = np.where(ok, speed, profile[slot])
+    parts = [(filled / scale)[..., None]]
+    if calendar_inputs:
+        parts.append(np.broadcast_to(cal[:, None, :], (len(all_times), n, cal.shape[1])))
+    feats = np.concatenate(parts, axis=-1)
     idx_in = origins[:, None] + np.arange(-history + 1, 1)
     idx_out = origins[:, None] + np.arange(1, horizon + 1)
-    windows = Windows(x=feats[idx_in].astype(np.float32), y=np.nan_to_num(speed[idx_out]),
-                      ok=health.ok[idx_out], last=filled[origins], slot=slot[idx_out],
-                      origin=origins)
-    return windows, profile, scale
+    return Windows(x=feats[idx_in].astype(np.float32), y=np.nan_to_num(speed[idx_out]),
+                   ok=ok[idx_out], last=filled[origins], slot=slot[idx_out], origin=origins)
+
+
+def prepare(speed: np.ndarray, times: pd.DatetimeIndex, health: Health, train_end: int,
+            history: int, horizon: int, adjacency: np.ndarray, *, scaling: str = "global",
+            calendar_inputs: bool = True) -> Prepared:
+    """Scaling fit before `train_end`, windows at every origin with a full horizon."""
+    profile, scale = fit_scaling(speed, health.ok, times, train_end, scaling)
+    origins = np.arange(history - 1, len(times) - horizon)
+    w = cut_windows(speed, times, health.ok, profile, scale, history, horizon, origins,
+                    calendar_inputs=calendar_inputs)
+    return Prepared(w, profile, scale, np.asarray(adjacency, dtype=float))
 
 
 def usual_profile(speed: np.ndarray, ok: np.ndarray, slot: np.ndarray, end: int,
@@ -99,96 +154,75 @@ def split(origins: np.ndarray, t: int, horizon: int) -> tuple[np.ndarray, np.nda
     return train, valid, test
 
 
-def _deep(kind: str, adjacency: np.ndarray, seed: int, epochs: int) -> Callable[..., np.ndarray]:
-    def run(w: Windows, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
-            scale: float) -> np.ndarray:
-        import torch
-
-        from core.models.nets.graph_gru import GraphGRU, NodeGRU
-        from core.models.training import fit_module
-
-        torch.manual_seed(seed)
-        f, h = w.x.shape[-1], w.y.shape[1]
-        net = GraphGRU(adjacency, f, h) if kind == "graph" else NodeGRU(f, h)
-        target = np.where(w.ok, w.y, w.last[:, None, :]) / scale
-        weight = w.ok.astype(np.float32)
-        x, y, m = (torch.tensor(a, dtype=torch.float32) for a in (w.x, target, weight))
-
-        def loss(p: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-            yy, mm = packed[..., 0], packed[..., 1]
-            return (((p - yy) ** 2) * mm).sum() / mm.sum().clamp(min=1)
-
-        packed = torch.stack([y, m], dim=-1)
-        fit_module(net, loss, (x[train], packed[train]), (x[valid], packed[valid]),
-                   max_epochs=epochs, batch_size=64, learning_rate=3e-3, patience=8, seed=seed)
-        with torch.no_grad():
-            return net(x[test]).numpy() * scale
-    return run
-
-
-def _lightgbm(seed: int, profile: np.ndarray) -> Callable[..., np.ndarray]:
-    def run(w: Windows, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
-            scale: float) -> np.ndarray:
-        import lightgbm as lgb
-
-        n, horizon = w.y.shape[2], w.y.shape[1]
-        out = np.empty((len(test), horizon, n))
-        for j in range(n):  # one model per sensor and horizon, on lags + time of day
-            feats = np.concatenate([w.x[:, :, j, 0] * scale, w.x[:, -1, j, 1:]], axis=1)
-            for h in range(horizon):
-                usual = profile[w.slot[:, h], j]
-                rows = np.concatenate([train, valid])
-                rows = rows[w.ok[rows, h, j]]
-                xx = np.column_stack([feats, usual])
-                model = lgb.LGBMRegressor(n_estimators=80, learning_rate=0.08, num_leaves=15,
-                                          min_child_samples=20, random_state=seed, n_jobs=1,
-                                          verbose=-1)
-                model.fit(xx[rows], w.y[rows, h, j])
-                out[:, h, j] = model.predict(xx[test])
-        return out
-    return run
-
-
-def candidates(adjacency: np.ndarray, profile: np.ndarray, seed: int, epochs: int
-               ) -> dict[str, Callable[..., np.ndarray]]:
-    def ha(w, train, valid, test, scale):  # noqa: ANN001 - same signature as the others
-        return profile[w.slot[test], :]
-
-    def window_mean(w, train, valid, test, scale):  # noqa: ANN001
-        mean = w.x[test, :, :, 0].mean(axis=1) * scale
-        return np.repeat(mean[:, None, :], w.y.shape[1], axis=1)
-
-    def last_value(w, train, valid, test, scale):  # noqa: ANN001
-        return np.repeat(w.last[test][:, None, :], w.y.shape[1], axis=1)
-
-    return {"historical_average": ha, "window_mean": window_mean, "last_value": last_value,
-            "lightgbm": _lightgbm(seed, profile), "gru": _deep("gru", adjacency, seed, epochs),
-            "graph_gru": _deep("graph", adjacency, seed, epochs)}
-
-
+# The candidates of the graph protocol: format key (core.models.formats) and its settings.
+CANDIDATES = {
+    "historical_average": "slice_historical_average", "window_mean": "slice_window_mean",
+    "last_value": "slice_last_value", "lightgbm": "slice_lightgbm", "gru": "series_gru",
+    "graph_gru": "graph_gru"}
 DETERMINISTIC = ("historical_average", "window_mean", "last_value")
 
 
+def stuck_steps(step: pd.Timedelta) -> int:
+    """Two hours of one repeated value is a stuck sensor (at least 3 steps)."""
+    return max(int(pd.Timedelta("2h") / step), 3)
+
+
+def default_model(name: str, seed: int, epochs: int) -> Any:
+    """A candidate with the bench's settings, without a Task (the standalone bench)."""
+    from core.models.formats import BUILTIN, lazy_factory
+
+    model = lazy_factory(BUILTIN[CANDIDATES[name]])()
+    params = model.get_params()
+    extra = {k: v for k, v in (("seed", seed), ("max_epochs", epochs)) if k in params}
+    return model.set_params(**extra)
+
+
+def relative_gains(metrics: dict[str, dict[str, float]], horizons: list[int]
+                   ) -> dict[str, dict[str, float]]:
+    """Per candidate and horizon: % of pooled RMSE below the better historical average (by
+    time of day, or the window mean) and below the GRU without the graph."""
+    out: dict[str, dict[str, float]] = {}
+    for name, m in metrics.items():
+        gains: dict[str, float] = {}
+        for h in horizons:
+            key = f"rmse_pooled@{h}"
+            averages = [metrics[b][key] for b in ("historical_average", "window_mean")
+                        if b in metrics]
+            if averages:
+                gains[f"vs_ha_pct@{h}"] = round(100 * (1 - m[key] / min(averages)), 2)
+            if "gru" in metrics:
+                gains[f"vs_gru_pct@{h}"] = round(100 * (1 - m[key] / metrics["gru"][key]), 2)
+        out[name] = gains
+    return out
+
+
 def run_bench(speed: np.ndarray, times: pd.DatetimeIndex, adjacency: np.ndarray,
-              sensors: tuple[str, ...], *, seeds: int = 3, epochs: int = 60,
-              models: tuple[str, ...] | None = None) -> dict:
-    """Every candidate's per-horizon metrics (step and pooled), deep ones averaged over seeds."""
+              sensors: tuple[str, ...], *, seeds: int = 3, epochs: int = 40,
+              models: tuple[str, ...] | None = None,
+              make: Callable[[str, int], Any] | None = None, scaling: str = "global",
+              calendar_inputs: bool = True) -> dict[str, Any]:
+    """Every candidate's per-horizon metrics (step and pooled) on the test part, the learnt
+    ones averaged over seeds; `make(name, seed)` builds a candidate (a Task's settings)."""
+    make = make or (lambda name, seed: default_model(name, seed, epochs))
     step = times[1] - times[0]
     history, horizons = plan(step)
     horizon = max(horizons)
-    health = flag(speed, stuck_steps=max(int(pd.Timedelta("2h") / step), 3))
+    health = flag(speed, stuck_steps=stuck_steps(step))
     t = len(times)
-    origins = np.arange(history - 1, t - horizon)
-    train, valid, test = split(origins, t, horizon)
-    w, profile, scale = prepare(speed, times, health, int(t * (1 - TEST_SHARE)), history, horizon)
-    results: dict[str, dict[str, float]] = {}
+    data = prepare(speed, times, health, int(t * (1 - TEST_SHARE)), history, horizon, adjacency,
+                   scaling=scaling, calendar_inputs=calendar_inputs)
+    train, valid, test = split(data.windows.origin, t, horizon)
+    w = data.windows
+    names = [n for n in CANDIDATES if not models or n in models]
+    results: dict[str, dict[str, list[float]]] = {}
     seconds: dict[str, float] = {}
     for seed in range(seeds):
-        for name, fn in candidates(adjacency, profile, seed, epochs).items():
-            if (models and name not in models) or (seed and name in DETERMINISTIC):
+        for name in names:
+            if seed and name in DETERMINISTIC:
                 continue
             start = time.perf_counter()
-            p = fn(w, train, valid, test, scale)
+            model = make(name, seed).set_params(horizon=horizon)
+            p = model.fit(data, train, valid).predict(data, test)
             seconds[name] = seconds.get(name, 0) + time.perf_counter() - start
             m = horizon_metrics(w.y[test], p, w.ok[test], horizons)
             runs = results.setdefault(name, {})
@@ -196,12 +230,13 @@ def run_bench(speed: np.ndarray, times: pd.DatetimeIndex, adjacency: np.ndarray,
                 runs.setdefault(k, []).append(v)
     metrics = {n: {k: round(float(np.mean(v)), 5) for k, v in r.items()}
                for n, r in results.items()}
-    for n in metrics:
-        metrics[n]["seconds"] = round(seconds[n], 1)
+    for name, gains in relative_gains(metrics, horizons).items():
+        metrics[name] |= gains | {"seconds": round(seconds[name], 1)}
     return {"protocol": (f"chronological: last {TEST_SHARE:.0%} test, validation the last "
                          f"{VALID_SHARE:.0%} of rows before it (early stopping); step {step}, "
                          f"history {history}, horizons {horizons}; flagged readings masked "
-                         "from metrics, imputed (usual speed) in inputs; deep models mean of "
-                         f"{seeds} seeds"),
+                         "from metrics, imputed (usual speed) in inputs; learnt models mean of "
+                         f"{seeds} seeds; vs_ha/vs_gru: % pooled RMSE below the better "
+                         "historical average / the GRU without the graph"),
             "history": history, "horizons": horizons, "health": health.totals(),
             "sensors_flagged": len(health.counts(sensors)), "models": metrics}

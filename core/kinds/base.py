@@ -39,6 +39,10 @@ EPOCH = pd.Timestamp("1970-01-01")
 # The generic dashboard sections (dashboards/task_page.py renders each by name); a Kind lists
 # those that apply to it in `Kind.sections`. A new section is added here, for every Kind.
 SECTIONS = ("data", "models", "predictions", "drift", "runs")
+# Every section name: SECTIONS, which every problem shape has, and those only some shapes
+# have: `forecast` (a fan chart per series, a per-horizon leaderboard, error against the naive
+# forecast) for Kinds whose ledger rows are forecasts with quantiles.
+ALL_SECTIONS = (*SECTIONS, "forecast")
 
 
 class Batching(StrEnum):

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.kinds.base import PRIMARY_OUTPUT, SECTIONS, Batching, Benchmark, Gate, Kind
+from core.kinds.base import ALL_SECTIONS, PRIMARY_OUTPUT, Batching, Benchmark, Gate, Kind
 
 # Members every Kind declares, with what each must be (the protocol in core/kinds/base.py).
 VALUES: dict[str, str] = {
@@ -24,7 +24,7 @@ VALUES: dict[str, str] = {
     "outputs": f"a non-empty tuple of str starting with PRIMARY_OUTPUT ({PRIMARY_OUTPUT!r})",
     "batching": "a core.kinds.base.Batching member",
     "display_metrics": "a tuple of str metric names, the primary metric among them",
-    "sections": f"a tuple of dashboard section names out of {SECTIONS}",
+    "sections": f"a tuple of dashboard section names out of {ALL_SECTIONS}",
     "bench_options": "a tuple of str: options `bench` takes besides dataset/profile/seed",
     "gate": "a core.kinds.base.Gate: the default gate on live accuracy",
 }
@@ -105,9 +105,10 @@ def _value_problems(kind: Any) -> list[str]:
     if not isinstance(kind.gate, Gate):
         problems.append(f"gate must be {VALUES['gate']}, got {kind.gate!r}")
     if _is_str_tuple(kind.sections):
-        unknown = [s for s in kind.sections if s not in SECTIONS]
+        unknown = [s for s in kind.sections if s not in ALL_SECTIONS]
         if unknown:
-            problems.append(f"sections {unknown} are not dashboard sections; known: {SECTIONS}")
+            problems.append(f"sections {unknown} are not dashboard sections; known: "
+                            f"{ALL_SECTIONS}")
     return problems
 
 

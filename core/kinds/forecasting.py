@@ -14,6 +14,7 @@ import pandas as pd
 from core.forecast import backtest
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel, build_panel
+from core.kinds import slice_forecasting
 from core.kinds.base import (
     PRIMARY_OUTPUT,
     SECTIONS,
@@ -40,6 +41,13 @@ FORMAT_PREFIX = "forecasting."
 # Walk-forward settings per profile for `train`: how many final origins are tested, refit cadence.
 TRAIN_BACKTEST = {"smoke": (10, 10), "quick": (60, 30), "full": (250, 63)}
 BENCH_REFIT = 63  # about a quarter of trading days
+# Scaling per path: the panel forecasters work in EWMA-volatility units of the changes; the
+# slice forecasters (graph Tasks) divide by the training maximum, each sensor's, or nothing.
+PANEL_SCALING = ("volatility",)
+SLICE_SCALING = ("global", "per_series", "none")
+# The graph Task's candidates (core.forecast.graph_bench.CANDIDATES maps them to formats).
+SLICE_MODELS = ("historical_average", "window_mean", "last_value", "lightgbm", "gru",
+                "graph_gru")
 
 
 def _factory(format: str, **fixed: Any) -> Callable[..., Any]:
@@ -55,6 +63,16 @@ class Forecasting:
     `transform="none"` forecasts the target's level. `covariates` are numeric columns the
     Task's features add (computed from the past only); they feed the LightGBM candidate.
     `bench_window` fixes the benchmark's origins (ISO dates) when the data covers them.
+
+    Options (the defaults are the stock Task's): `scaling` ("volatility" for the panel
+    forecasters; "global" (default), "per_series" or "none" for slices); `risk` adds
+    VaR/ES/Kupiec where the target is a return; `calendar` feeds time of day and weekend,
+    derived from the frequency, to the slice forecasters; `train_backtest` = (origins
+    tested, refit every) in steps for `train` (None: TRAIN_BACKTEST per profile) and
+    `bench_refit` the bench's refit cadence in steps. `graph` (a slice_forecasting.Graph, or
+    a fixed adjacency) makes it a graph Task: whole time slices are scored at once (SLICES),
+    the slice candidates run a chronological protocol, and the adjacency is stored with the
+    predictor.
     """
 
     series: str
@@ -62,17 +80,50 @@ class Forecasting:
     target: str
     horizon: int = 5
     freq: str = "B"
-    graph: Any = None  # adjacency for graph nets (traffic); unused by the current candidates
+    graph: slice_forecasting.Graph | Sequence[Sequence[float]] | None = None
     transform: str = "none"
     covariates: tuple[str, ...] = ()
     bench_window: tuple[str, str] | None = None
+    scaling: str | None = None  # None: "volatility" for a panel, "global" for a graph
+    risk: bool = True
+    calendar: bool = False
+    train_backtest: tuple[int, int] | None = None
+    bench_refit: int = BENCH_REFIT
 
     name = "forecasting"
-    primary_metric = "mae_ratio@1"
     higher_is_better = False
     outputs = (PRIMARY_OUTPUT,)
-    sections = SECTIONS
-    bench_options = ()
+    # The Forecast tab first: fan charts, per-horizon leaderboard, error against the naive.
+    sections = ("forecast", *SECTIONS)
+
+    def __post_init__(self) -> None:
+        allowed = PANEL_SCALING if self.graph is None else SLICE_SCALING
+        if self.scaling is None:
+            object.__setattr__(self, "scaling", allowed[0])
+        if self.graph is not None and not isinstance(self.graph, slice_forecasting.Graph):
+            # A fixed adjacency (rows and columns in sorted sensor order).
+            fixed = tuple(tuple(float(v) for v in row) for row in self.graph)
+            object.__setattr__(self, "graph", slice_forecasting.Graph(fixed=fixed))
+        if self.scaling not in allowed:
+            path = "a panel (no graph)" if self.graph is None else "a graph Task"
+            raise ValueError(f"scaling {self.scaling!r} does not apply to {path}: use one of "
+                             f"{allowed}")
+        if self.calendar and self.graph is None:
+            raise ValueError("calendar inputs feed the slice forecasters of a graph Task; a "
+                             "panel Task adds calendar columns as covariates")
+
+    @property
+    def primary_metric(self) -> str:
+        # Graph Tasks: pooled over every horizon step (the T-GCN convention).
+        return "mae_ratio@1" if self.graph is None else "rmse_pooled"
+
+    @property
+    def bench_options(self) -> tuple[str, ...]:
+        return () if self.graph is None else ("seeds",)
+
+    @property
+    def _risk(self) -> bool:
+        return self.risk and self.transform == "log_return"  # VaR needs returns
     # Live: the champion must beat the random walk on arriving values (ratio below 1).
     gate = Gate("mae_ratio", 1.0, min_outcomes=20, higher_is_better=False)
 
@@ -88,6 +139,10 @@ class Forecasting:
 
     def default_models(self) -> Mapping[str, Callable[..., Any]]:
         h, f = self.horizon, self.freq
+        if self.graph is not None:
+            from core.forecast.graph_bench import CANDIDATES
+
+            return {name: _factory(CANDIDATES[name], horizon=h) for name in SLICE_MODELS}
         return {
             "random_walk": _factory("random_walk", horizon=h),
             "drift": _factory("drift", horizon=h),
@@ -119,9 +174,13 @@ class Forecasting:
 
     @property
     def display_metrics(self) -> tuple[str, ...]:
+        if self.graph is not None:
+            return ("rmse_pooled", "mae_pooled", "mape_pooled", "accuracy_pooled", "rmse@1")
         return ("mae_ratio@1", "dm_p@1", "coverage80@1", "mae@1", "mae_ratio@" + str(self.horizon))
 
     def benchmarks(self) -> Mapping[str, Benchmark]:
+        if self.graph is not None:
+            return {}  # predict_speed times the TFT, a panel candidate
         return {"predict_speed": Benchmark(
             "predict_speed", "one TFT trained on the dataset; pytorch-forecasting's predict "
             "against the batched fast path on the last origins (speedup, largest difference)",
@@ -176,7 +235,7 @@ class Forecasting:
                   else panel.level[result.rows])
         return backtest.evaluate(panel, result, self.horizon, offset=offset,
                                  scale=backtest.naive_scale(panel, first),
-                                 risk=self.transform == "log_return")
+                                 risk=self._risk)
 
     def _trace(self, panel: Panel, result: backtest.Backtest, name: str) -> dict[str, list[Any]]:
         """One-step backtest rows for the dashboard: error over time and VaR exceedances."""
@@ -192,7 +251,7 @@ class Forecasting:
             "actual": np.round(actual[ok], 6).tolist(),
             "point": np.round(q[ok, MEDIAN], 6).tolist(),
         }
-        if self.transform == "log_return":
+        if self._risk:
             trace["var99"] = np.round(value_at_risk(q[ok], QUANTILES, 0.01), 6).tolist()
         return trace
 
@@ -201,9 +260,13 @@ class Forecasting:
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]:
         """Walk-forward over the last origins (TRAIN_BACKTEST per profile); each candidate's
-        predictor is the model of the last refit, its metrics the backtest's."""
+        predictor is the model of the last refit, its metrics the backtest's. A graph Task
+        fits once on the chronological split (slice_forecasting.train)."""
+        if self.graph is not None:
+            return slice_forecasting.train(self, task, self.with_features(task, frame),
+                                           profile=profile, seed=seed, models=models)
         panel = self.panel(self.with_features(task, frame))
-        test_size, refit = TRAIN_BACKTEST[profile]
+        test_size, refit = self.train_backtest or TRAIN_BACKTEST[profile]
         test_size = min(test_size, max(len(np.unique(panel.time)) // 4, 1))
         windows = backtest.walk_forward(panel.time, test_size=test_size, refit_every=refit)
         result = backtest.run(panel, self._factories(task, profile, seed, models), windows,
@@ -227,14 +290,20 @@ class Forecasting:
         **options: Any,
     ) -> dict[str, Any]:
         """Walk-forward over `bench_window` (else the last quarter of the data), refit every
-        BENCH_REFIT origins on everything before; best = lowest mae_ratio@1."""
+        `bench_refit` origins on everything before; best = lowest mae_ratio@1. A graph Task
+        runs the chronological protocol over `seeds` seeds (slice_forecasting.bench)."""
+        if self.graph is not None:
+            return slice_forecasting.bench(self, task, self.with_features(task, frame),
+                                           dataset=dataset, profile=profile, seed=seed,
+                                           **options)
         frame = self.with_features(task, frame)
         panel = self.panel(frame)
         times = np.unique(panel.time)
         start, end = self.bench_window or (None, None)
         if start is None or not (times[0] < np.datetime64(pd.Timestamp(start)) <= times[-1]):
             start, end = pd.Timestamp(times[len(times) * 3 // 4]), None
-        windows = backtest.walk_forward(panel.time, start=start, end=end, refit_every=BENCH_REFIT)
+        windows = backtest.walk_forward(panel.time, start=start, end=end,
+                                        refit_every=self.bench_refit)
         result = backtest.run(panel, self._factories(task, profile, seed, None), windows,
                               self.horizon)
         metrics = self._evaluate(panel, result, windows[0].first)
@@ -242,7 +311,8 @@ class Forecasting:
         best = ranked[0]
         protocol = (
             f"walk-forward rolling origin, every {self.freq} step from {windows[0].first.date()} "
-            f"to {windows[-1].last.date()} ({len(windows)} refits, every {BENCH_REFIT} origins, "
+            f"to {windows[-1].last.date()} ({len(windows)} refits, every {self.bench_refit} "
+            "origins, "
             f"expanding window, fit on rows up to each refit origin); horizons 1-{self.horizon}; "
             "metrics on origins every model forecast; mae_ratio vs the random walk, dm_p its "
             "Diebold-Mariano p-value (absolute error, daily means, HLN correction); VaR/Kupiec "
@@ -255,8 +325,10 @@ class Forecasting:
                 "beats_random_walk": beats, "beats_random_walk_significantly": significant}
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any],
-                       formats: Formats) -> ForecastPredictor:
+                       formats: Formats) -> ForecastPredictor | slice_forecasting.SlicePredictor:
         require_format(directory, config, FORMAT_PREFIX, "a forecasting predictor")
+        if self.graph is not None:
+            return slice_forecasting.SlicePredictor.load(Path(directory), formats)
         return ForecastPredictor.load(Path(directory), formats)
 
 

@@ -43,14 +43,16 @@ def bins_chart(frame: pd.DataFrame, x_title: str, height: int = 260,
     return _layout(fig, height)
 
 
-def counts_chart(frame: pd.DataFrame, x: str, x_title: str, height: int = 260) -> go.Figure:
-    """Bars of rows per value, with the target rate as a line on a second axis when present."""
+def counts_chart(frame: pd.DataFrame, x: str, x_title: str, height: int = 260,
+                 line_name: str = "target rate") -> go.Figure:
+    """Bars of rows per value, with the target's mean (`line_name`: a rate for a 0/1 target,
+    "mean speed" for a level) as a line on a second axis when present."""
     fig = go.Figure()
     fig.add_bar(x=frame[x].astype(str), y=frame["rows"], name="rows", marker_color=ACCENT)
     if "target_rate" in frame:
-        fig.add_scatter(x=frame[x].astype(str), y=frame["target_rate"], name="target rate",
+        fig.add_scatter(x=frame[x].astype(str), y=frame["target_rate"], name=line_name,
                         yaxis="y2", mode="lines+markers", marker_color=BAD)
-        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "target rate",
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": line_name,
                                   "rangemode": "tozero", "showgrid": False})
     fig.update_layout(xaxis_title=x_title, yaxis_title="rows")
     return _layout(fig, height)

@@ -97,12 +97,14 @@ def data_explorer(ctx: PageContext) -> None:
     name = st.selectbox("Column", [f.name for f in fields], key=f"{ctx.task.slug}-column")
     field = next(f for f in fields if f.name == name)
     rate = rate_of if name != rate_of else None
+    line = "target rate" if binary_target else f"mean {rate_of}"
     if field.kind in ("category", "boolean", "text"):
         frame = ctx.input_query("category_counts", name, filters, rate)
-        st.plotly_chart(charts.counts_chart(frame, "value", name), key=f"{ctx.task.slug}-counts")
+        st.plotly_chart(charts.counts_chart(frame, "value", name, line_name=line),
+                        key=f"{ctx.task.slug}-counts")
     elif field.kind == "date":
         frame = ctx.input_query("monthly_counts", name, filters, rate)
-        st.plotly_chart(charts.counts_chart(frame, "month", f"{name} (month)"),
+        st.plotly_chart(charts.counts_chart(frame, "month", f"{name} (month)", line_name=line),
                         key=f"{ctx.task.slug}-months")
     else:
         span = ctx.input_query("numeric_range", name)
@@ -111,7 +113,7 @@ def data_explorer(ctx: PageContext) -> None:
             frame = ctx.input_query("numeric_histogram", name, edges, filters, rate)
             frame["value"] = [f"{lo:.4g}–{hi:.4g}" for lo, hi in zip(frame["low"], frame["high"],
                                                                        strict=True)]
-            st.plotly_chart(charts.counts_chart(frame, "value", name),
+            st.plotly_chart(charts.counts_chart(frame, "value", name, line_name=line),
                             key=f"{ctx.task.slug}-hist")
     if rate:
         meaning = "the observed target rate" if binary_target else "its average"

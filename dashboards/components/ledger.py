@@ -73,7 +73,10 @@ def predictions_browser(ctx: PageContext) -> None:
     total = int(labels["rows"].sum())
     shown = [Tile("Predictions", count(total), f"ledger rows of v{model.version}"
                   + (f", output {output}" if output != PRIMARY_OUTPUT else ""))]
-    for _, row in labels.head(3).iterrows():
+    # Label shares and the label filter are for Kinds that store a decision per row; a
+    # forecast's rows have none, and a "no label 100%" tile would say nothing.
+    labelled = bool(labels["label"].notna().any())
+    for _, row in labels.head(3 if labelled else 0).iterrows():
         share = row["rows"] / total if total else 0
         shown.append(Tile(f"{row['label'] or 'no label'}", f"{share:.1%}",
                           f"{count(row['rows'])} rows, mean score {row['mean_score']:.3f}"))
@@ -83,15 +86,15 @@ def predictions_browser(ctx: PageContext) -> None:
         edges = [float(v) for v in np.linspace(low, high, 26)]
         frame = ctx.query("score_histogram", model.id, edges, output=output)
         st.plotly_chart(charts.bins_chart(frame, "score"), key=f"{key}-hist")
-        st.caption("Score distribution of every prediction of this version, split by the label "
-                   "(decision) stored with it.")
+        st.caption("Score distribution of every prediction of this version"
+                   + (", split by the label (decision) stored with it." if labelled else "."))
 
     left, middle, right = st.columns([2, 1, 1])
     order = left.selectbox("Order by", list(ORDERS), key=f"{key}-order")
     pages = max(1, -(-total // PAGE_SIZE))
     page = middle.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}-page")
-    label = right.selectbox("Label", ["all", *[str(v) for v in labels["label"].dropna()]],
-                            key=f"{key}-label")
+    label = (right.selectbox("Label", ["all", *[str(v) for v in labels["label"].dropna()]],
+                             key=f"{key}-label") if labelled else "all")
     rows = ctx.query("prediction_page", model.id, page=int(page) - 1, size=PAGE_SIZE,
                      order=ORDERS[order], label=None if label == "all" else label,
                      output=output)

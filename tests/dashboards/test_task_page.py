@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.kinds.base import SECTIONS
+from core.kinds.base import ALL_SECTIONS
 from dashboards.components.formats import points
 from dashboards.components.ledger import ledger_table
 from dashboards.task_page import SECTION_TABS, sections_of
@@ -99,7 +99,7 @@ def test_the_page_draws_the_sections_and_metrics_the_kind_declares(
 
 
 def test_every_section_name_has_a_tab_and_unknown_names_are_refused() -> None:
-    assert set(SECTION_TABS) == set(SECTIONS)
+    assert set(SECTION_TABS) == set(ALL_SECTIONS)
     assert [s.title for s in sections_of(make_task())] == [
         "Data", "Models", "Predictions", "Drift", "Runs"]
     with pytest.raises(LookupError, match=r"\['timeline'\].*known: data, models"):

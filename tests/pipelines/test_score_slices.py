@@ -4,6 +4,7 @@ slices that arrived since."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import registry
+from core.forecast.health import MISSING
 from core.kinds.base import Batching
 from core.store.schema import pipeline_runs, predictions
 from core.task import get_task
@@ -21,8 +23,8 @@ from pipelines.train import train
 STOCKS = get_task("finance.stock_forecasting")
 # The stock panel as a graph Task: five tickers, fully connected.
 GRAPH = replace(STOCKS, name="test.graph_panel",
-                kind=replace(STOCKS.kind, graph=[[int(i != j) for j in range(5)]
-                                                 for i in range(5)]))
+                kind=replace(STOCKS.kind, scaling="global",  # volatility units are for panels
+                             graph=[[int(i != j) for j in range(5)] for i in range(5)]))
 
 
 def _ledger(engine: sa.Engine) -> pd.DataFrame:
@@ -42,18 +44,17 @@ def test_every_slice_is_forecast_from_its_own_past_and_reruns_add_only_new_slice
     frame = frame[frame["date"].isin(dates)]
     first_part = frame[frame["date"] <= dates[29]]
     ingest(engine, GRAPH, lambda: first_part, source="first 30 days")
-    train(engine, GRAPH, profile="smoke", models=("random_walk",))
+    train(engine, GRAPH, profile="smoke", models=("last_value",))
 
     result = score(engine, GRAPH, chunk_size=10)  # 10 slices per batch
     ledger = _ledger(engine)
     assert result.batches == [0, 1, 2]
-    # The first slice has no past to forecast from: its nodes are reported, not dropped.
-    assert sorted(result.unscored) == sorted(f"{t}@{pd.Timestamp(dates[0])}"
-                                             for t in frame["ticker"].unique())
-    assert sorted(ledger["as_of"].unique()) == sorted(pd.to_datetime(dates[1:30]))
+    # Daily data: the history is one step, so even the first slice is forecast.
+    assert result.unscored == []
+    assert sorted(ledger["as_of"].unique()) == sorted(pd.to_datetime(dates[:30]))
     per_slice = ledger.groupby("as_of")["entity_key"].nunique()
     assert (per_slice == 5).all()  # every node at every slice
-    assert result.rows == 29 * 5 * GRAPH.kind.horizon == len(ledger)
+    assert result.rows == 30 * 5 * GRAPH.kind.horizon == len(ledger)
 
     # A slice's forecast is what the champion says from the panel up to that slice.
     predictor = registry.load_predictor(engine, GRAPH)
@@ -70,11 +71,11 @@ def test_every_slice_is_forecast_from_its_own_past_and_reruns_add_only_new_slice
     ingest(engine, GRAPH, lambda: frame, source="all 40 days")  # 10 new slices arrive
     later = score(engine, GRAPH, chunk_size=10)
     assert later.batches == [3] and later.rows == 10 * 5 * GRAPH.kind.horizon
-    assert len(_ledger(engine)) == 39 * 5 * GRAPH.kind.horizon
+    assert len(_ledger(engine)) == 40 * 5 * GRAPH.kind.horizon
 
     forced = score(engine, GRAPH, chunk_size=10, force=True, batches=[1])  # replaced, not added
     assert forced.rows == 10 * 5 * GRAPH.kind.horizon
-    assert len(_ledger(engine)) == 39 * 5 * GRAPH.kind.horizon
+    assert len(_ledger(engine)) == 40 * 5 * GRAPH.kind.horizon
     with engine.connect() as conn:
         runs = conn.execute(sa.select(pipeline_runs.c.rows_out).where(
             pipeline_runs.c.task == GRAPH.name, pipeline_runs.c.pipeline == "score")
@@ -82,21 +83,27 @@ def test_every_slice_is_forecast_from_its_own_past_and_reruns_add_only_new_slice
     assert runs == [result.rows, 0, later.rows, forced.rows]
 
 
-def test_a_node_missing_at_a_slice_is_reported_not_forecast_from_stale_rows(engine):
-    frame = STOCKS.sample(500, 1)  # 5 tickers x 100 days; the test uses 20
-    frame = frame[frame["date"].isin(sorted(frame["date"].unique())[:20])]
+def test_a_node_missing_at_a_slice_is_forecast_from_imputed_input_and_flagged(engine):
+    # A graph model needs every node at once: a sensor without a reading at the slice is
+    # imputed with its usual value, forecast, and carries the MISSING flag in its payload
+    # (the operator sees it), never a second row or a forecast from a stale slice.
+    frame = STOCKS.sample(500, 1)  # 5 tickers x 100 days; the test uses 30
+    frame = frame[frame["date"].isin(sorted(frame["date"].unique())[:30])]
     last = frame["date"].max()
-    gap = frame[~((frame["ticker"] == frame["ticker"].min()) & (frame["date"] == last))]
+    absent = frame["ticker"].min()
+    gap = frame[~((frame["ticker"] == absent) & (frame["date"] == last))]
     ingest(engine, GRAPH, lambda: gap, source="one node missing on the last day")
-    train(engine, GRAPH, profile="smoke", models=("random_walk",))
+    train(engine, GRAPH, profile="smoke", models=("last_value",))
     result = score(engine, GRAPH, chunk_size=50)
-    ledger = _ledger(engine)
-    at_last = ledger[ledger["as_of"] == last]
-    assert at_last["entity_key"].nunique() == 4
-    # Absent at that slice: nothing to forecast from and nothing to report; only the first
-    # slice (no past) is reported.
-    first = frame["date"].min()
-    assert all(u.endswith(f"@{first}") for u in result.unscored) and len(result.unscored) == 5
-    stale = ledger.groupby(["entity_key", "as_of", "horizon"]).size()
+    assert result.unscored == []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(predictions.c.entity_key, predictions.c.as_of,
+                                      predictions.c.payload).where(
+            predictions.c.task == GRAPH.name)).all()
+    at_last = [(key, json.loads(payload)["flag"]) for key, as_of, payload in rows
+               if pd.Timestamp(as_of).tz_localize(None) == last]
+    assert {key for key, _ in at_last} == set(frame["ticker"].unique())
+    assert {flag & MISSING for key, flag in at_last if key == absent} == {MISSING}
+    assert {flag & MISSING for key, flag in at_last if key != absent} == {0}
+    stale = _ledger(engine).groupby(["entity_key", "as_of", "horizon"]).size()
     assert (stale == 1).all()
-

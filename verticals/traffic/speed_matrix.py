@@ -46,7 +46,8 @@ def _pick(folder: Path, patterns: tuple[str, ...], what: str) -> Path:
         if found:
             return found[0]
     raise SpeedMatrixError(f"{folder}: no {what} file ({' or '.join(patterns)}); pass the file "
-                           f"itself or name it like sz_speed.csv / sz_adj.csv")
+                           "itself (--adjacency FILE for the adjacency) or name them like "
+                           "sz_speed.csv / sz_adj.csv")
 
 
 def _times(raw: pd.DataFrame, file: Path, start: str | None, freq: str | None

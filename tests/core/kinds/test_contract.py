@@ -12,6 +12,7 @@ from core.kinds.base import Batching, Benchmark
 from core.kinds.contract import KindError, check_kind, declared_members
 from core.kinds.forecasting import Forecasting
 from core.kinds.images import ImageClassification
+from core.kinds.sequence import SequenceRegression
 from core.kinds.tabular import TabularClassification
 from core.task import tasks
 from tests.fakes import FakeKind
@@ -21,6 +22,7 @@ KINDS = [
     Forecasting(series="ticker", time="date", target="close"),
     Forecasting(series="sensor", time="time", target="speed", graph=[[0, 1], [1, 0]]),
     ImageClassification(labels=("benign", "malignant")),
+    SequenceRegression(unit="unit", step="cycle", label="failure_cycle"),
 ]
 
 

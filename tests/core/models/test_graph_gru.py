@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from core.models.nets.graph_gru import GraphGRU, NodeGRU, random_walk_supports
+from core.models.nets.graph_gru import GraphGRU, random_walk_supports
+from core.models.nets.series_gru import SeriesGRU
 
 
 def test_supports_are_row_stochastic_both_directions():
@@ -16,7 +17,7 @@ def test_supports_are_row_stochastic_both_directions():
 def test_output_shape_and_residual_on_last_reading():
     torch.manual_seed(0)
     x = torch.rand(2, 4, 3, 2)
-    for net in (GraphGRU(np.ones((3, 3)), 2, 5, hidden=4), NodeGRU(2, 5, hidden=4)):
+    for net in (GraphGRU(np.ones((3, 3)), 2, 5, hidden=4), SeriesGRU(2, 5, hidden=4)):
         assert net(x).shape == (2, 5, 3)
 
 
@@ -31,7 +32,7 @@ def test_graph_net_learns_upstream_signal_the_node_gru_cannot():
     adjacency = np.array([[0, 0], [1, 0]])
     loss = torch.nn.functional.mse_loss
     errors = []
-    for net in (GraphGRU(adjacency, 1, 1, hidden=8), NodeGRU(1, 1, hidden=8)):
+    for net in (GraphGRU(adjacency, 1, 1, hidden=8), SeriesGRU(1, 1, hidden=8)):
         fit_module(net, loss, (x[:300], y[:300]), (x[300:], y[300:]), max_epochs=40,
                    batch_size=32, learning_rate=1e-2, patience=40, seed=0)
         with torch.no_grad():

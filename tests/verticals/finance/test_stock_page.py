@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from core import registry
-from core.store.bulk import insert_frame
-from core.store.engine import ensure_task_table, make_engine, migrate
+from core.store.engine import make_engine
 from core.store.schema import predictions, task_table_name
 from dashboards.testing import open_page
+from tests.dashboards.stock_store import build_stock_store
 from verticals.finance.stock_forecasting import TASK
 
 TIMEOUT = 30
@@ -20,28 +20,7 @@ TIMEOUT = 30
 
 @pytest.fixture(scope="module")
 def stock_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Sample bars, a random walk and a drift model trained (smoke) and scored at the last day."""
-    home: Path = tmp_path_factory.mktemp("stock-home")
-    url = f"sqlite:///{home / 'verticals.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VERTICALS_HOME", str(home))
-        engine = make_engine(url)
-        migrate(engine)
-        frame = TASK.sample(300, 0)
-        with engine.begin() as conn:
-            insert_frame(conn, ensure_task_table(engine, TASK), frame)
-        candidates = TASK.kind.train(TASK, TASK.feature_frame(frame), profile="smoke", seed=0,
-                                     models=("random_walk", "drift"))
-        for candidate in candidates:
-            registry.register(engine, TASK, candidate, profile="smoke")
-        champion = registry.promote_best(engine, TASK)
-        ledger = next(c for c in candidates if c.name == champion.model).predictor.predict(
-            TASK.feature_frame(frame))
-        with engine.begin() as conn:
-            insert_frame(conn, predictions, ledger.assign(
-                task=TASK.name, model_version_id=champion.id, run_id=None, batch=0))
-        engine.dispose()
-    return url
+    return build_stock_store(tmp_path_factory.mktemp("stock-home"))
 
 
 def section(url: str) -> None:
@@ -51,20 +30,28 @@ def section(url: str) -> None:
     TASK.page_function()(make_context(TASK, url))
 
 
-def test_page_shows_fan_error_var_and_leaderboard(stock_store: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_shows_prices_and_var_only(stock_store: str, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    import json
+
     monkeypatch.setenv("VERTICALS_HOME", str(Path(stock_store.removeprefix("sqlite:///")).parent))
     at = AppTest.from_function(section, args=(stock_store,), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     assert at.selectbox(key="stock_ticker").options == ["TCK1", "TCK2", "TCK3"]
-    text = " ".join(m.value for m in at.markdown)
-    assert "random walk" in text
-    assert len(at.get("plotly_chart")) == 3  # fan, error over time, VaR
-    board = at.dataframe[0].value
-    assert set(board["model"]) == {"random_walk", "drift"}
-    assert board.loc[board["model"] == "random_walk", "mae_ratio"].iloc[0] == pytest.approx(1.0)
-    at.radio(key="stock_horizon").set_value(5).run()
-    assert not at.exception
+    # The fan, leaderboard and error against the random walk are the generic Forecast tab's.
+    assert len(at.get("plotly_chart")) == 1  # the VaR backtest
+    assert not at.radio and "random walk" not in " ".join(m.value for m in at.markdown)
+    prices = at.dataframe[0].value
+    assert prices["horizon (days)"].tolist() == [1, 2, 3, 4, 5]
+    engine = sa.create_engine(stock_store)
+    with engine.connect() as conn:
+        payload = json.loads(conn.execute(sa.select(predictions.c.payload).where(
+            predictions.c.entity_key == "TCK1", predictions.c.horizon == 3)).scalar_one())
+    engine.dispose()
+    row = prices.iloc[2]
+    assert row["median price"] == pytest.approx(payload["price"])
+    assert row["low (10%)"] < row["median price"] < row["high (90%)"]
+    assert (prices["last price"] == payload["last_price"]).all()
 
 
 def test_selected_tickers_risk_is_read_off_its_forecast(stock_store: str,
@@ -114,23 +101,6 @@ def test_the_task_page_shows_a_price_target_as_a_mean_not_a_rate(
     assert tile.value == f"{mean:,.4g}" and "%" not in tile.value
     # The series (an entity of many rows) and its dates stay explorable.
     assert {"ticker", "date"} <= set(at.selectbox(key=f"{TASK.slug}-column").options)
-
-
-def test_verdict_says_plainly_whether_an_edge_is_real() -> None:
-    from types import SimpleNamespace
-
-    from verticals.finance.stock_page import verdict
-
-    def version(model: str, ratio: float, p: float | None) -> SimpleNamespace:
-        metrics = {"mae_ratio@1": ratio} | ({} if p is None else {"dm_p@1": p})
-        return SimpleNamespace(model=model, metrics=metrics)
-
-    walk = version("random_walk", 1.0, 1.0)
-    assert verdict([walk, version("tft", 1.01, 0.3)]).startswith("No model beats the random walk")
-    lucky = verdict([walk, version("tft", 0.998, 0.6)])
-    assert "cannot tell from chance (p = 0.60)" in lucky and "no better than no change" in lucky
-    real = verdict([walk, version("lightgbm", 0.95, 0.001)])
-    assert "0.950 times" in real and "p = 0.001" in real and "unlikely to be luck" in real
 
 
 def test_the_page_queries_read_primary_forecasts_and_the_last_bars(stock_store: str) -> None:

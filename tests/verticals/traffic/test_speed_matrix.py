@@ -64,12 +64,3 @@ def test_generator_is_seeded_and_round_trips(tmp_path):
     m = load(tmp_path)
     assert m.speed.shape == (2 * 288, 6) and m.step == pd.Timedelta("5min")
     assert (m.speed == 0).sum() == 24  # the 2-hour zero outage
-
-
-def test_bench_entry_refuses_bad_input_without_traceback(tmp_path, capsys):
-    from verticals.traffic.flow_bench import main
-
-    _files(tmp_path, GOOD.replace(",22", ",-3"), "0,1\n0,0\n")
-    assert main(["--data", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "sensor 'b'" in err and "Traceback" not in err
