@@ -1,0 +1,420 @@
+"""SequenceRegression: remaining useful life of units (engines, pumps) from their sensor
+histories, with an 80% interval and a maintenance recommendation per unit."""
+
+from __future__ import annotations
+
+import json
+import time as clock
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from core.kinds.base import (
+    PRIMARY_OUTPUT,
+    SECTIONS,
+    Batching,
+    Benchmark,
+    Candidate,
+    Gate,
+    TaskSpec,
+    ledger_frame,
+    require_format,
+    sorted_groups,
+)
+from core.kinds.live import _naive_times, regression_metrics
+from core.kinds.sequence_windows import (
+    Normaliser,
+    calibrated,
+    conformal_scale,
+    ensemble_quantiles,
+    maintenance_plan,
+    rul_metrics,
+    unit_windows,
+)
+from core.models.formats import BUILTIN, lazy_factory
+from core.models.protocol import json_params
+from core.monitor import reference_profile
+
+if TYPE_CHECKING:
+    from core.models.formats import Formats
+    from core.models.sequence import SequenceModel
+
+PREDICTOR_FILE = "predictor.json"
+FORMAT_PREFIX = "sequence."
+ENSEMBLE = "ensemble"
+NETS = ("sequence_cnn", "sequence_gru", "sequence_transformer")
+
+
+@dataclass(frozen=True)
+class SequenceRegression:
+    """A Kind for "how many steps has this unit got left, and how sure are we?".
+
+    Rows are (unit, step) with sensor readings; `label` is the step at which the unit failed,
+    repeated on its rows (null while the unit is in service). Labels are that one column
+    rather than none because the RUL is derived from it (RUL = label - step, capped at
+    `rul_cap`) for every row of a unit whose failure is known: run-to-failure histories (label
+    = their last step) and histories truncated before a known failure (C-MAPSS test units,
+    label = last step + the published RUL) alike; the live gate joins on it too. Features
+    never read it. `sensors` empty means every numeric column of the feature frame except the
+    keys, the label and `condition` (a column naming the operating condition; sensors are
+    z-scored within it, and those constant within their conditions are dropped by rule).
+
+    Validation holds out whole units (a seeded shuffle of units, `holdout` of them), cut at
+    `cuts` seeded random steps each as the truncated test units are; the metrics are at those
+    last steps, against the capped RUL. The interval is calibrated there (split conformal).
+    """
+
+    unit: str
+    step: str
+    label: str
+    sensors: tuple[str, ...] = ()
+    condition: str | None = None
+    rul_cap: int = 125
+    window: int = 30
+    lead_time: int = 10
+    failure_cost: float = 10.0
+    overhaul_cost: float = 1.0
+    holdout: float = 0.2
+    cuts: int = 10
+    ensemble: bool = True
+    decisions: tuple[str, str] = ("run", "plan overhaul")
+
+    name = "sequence_regression"
+    primary_metric = "rmse"
+    higher_is_better = False
+    outputs = (PRIMARY_OUTPUT,)
+    batching = Batching.SERIES  # a window needs the unit's latest W steps
+    display_metrics = ("rmse", "mae", "phm08", "coverage80")
+    sections = SECTIONS
+    bench_options = ("seeds",)
+    gate = Gate("rmse", 30.0, min_outcomes=20, higher_is_better=False)
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.rul_cap < 1 or not 0 < self.holdout < 1:
+            raise ValueError(f"window ({self.window}) and rul_cap ({self.rul_cap}) must be "
+                             f"positive and holdout ({self.holdout}) in (0, 1)")
+
+    # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
+
+    @property
+    def entity(self) -> str:
+        return self.unit
+
+    @property
+    def step_column(self) -> str | None:
+        return self.step
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return (self.label,)
+
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.unit, self.step)
+
+    def scoring_columns(self, task: TaskSpec) -> list[str]:
+        return [c for c in task.schema.columns if c != self.label]
+
+    def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+        return sorted_groups(keys, chunk_size)
+
+    def benchmarks(self) -> Mapping[str, Benchmark]:
+        return {}
+
+    def default_models(self) -> Mapping[str, Callable[..., Any]]:
+        return {name: lazy_factory(BUILTIN[name]) for name in ("window_lightgbm", *NETS)}
+
+    def realised(self, task: TaskSpec, frame: pd.DataFrame,
+                 ledger: pd.DataFrame) -> pd.DataFrame:
+        """Forecasts of units whose failure step is now known: actual = failure - step (the
+        true RUL, uncapped), at = the prediction's created_at."""
+        failures = self.failures(frame)
+        rows = ledger[ledger["output"] == PRIMARY_OUTPUT]
+        if rows.empty or failures.empty:
+            return rows.iloc[0:0].assign(actual=np.nan, baseline=np.nan, at=pd.NaT)
+        known = pd.DataFrame({"entity_key": failures.index.astype(str),
+                              "failure": failures.to_numpy(dtype=float)})
+        joined = rows.merge(known, on="entity_key", how="inner")
+        joined["actual"] = joined["failure"] - joined["step"].astype(float)
+        joined["baseline"] = np.nan
+        joined["at"] = (_naive_times(joined["created_at"]) if "created_at" in joined.columns
+                        else pd.Timestamp("1970-01-01"))
+        return joined.drop(columns=["failure"])
+
+    def live_metrics(self, realised: pd.DataFrame) -> dict[str, float]:
+        """rmse, mae, n, and the PHM08 score and 80% coverage of the realised forecasts."""
+        out = regression_metrics(realised)
+        ok = realised["actual"].notna() & realised["score"].notna()
+        rows = realised[ok]
+        if len(rows):
+            q = rows[["lower", "score", "upper"]].to_numpy(dtype=float)
+            metrics = rul_metrics(q, rows["actual"].to_numpy(dtype=float))
+            out |= {"phm08": metrics["phm08"], "coverage80": metrics["coverage80"]}
+        else:
+            out |= {"phm08": float("nan"), "coverage80": float("nan")}
+        return out
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def with_features(self, task: TaskSpec, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with the Task's features unless they are there already (pipelines hand
+        raw rows, check_task featured ones)."""
+        if self.condition is None or self.condition in frame.columns:
+            return frame
+        return task.feature_frame(frame)
+
+    def sensor_columns(self, frame: pd.DataFrame) -> list[str]:
+        if self.sensors:
+            missing = [c for c in self.sensors if c not in frame.columns]
+            if missing:
+                raise KeyError(f"the frame lacks sensor columns {missing}")
+            return list(self.sensors)
+        skip = {self.unit, self.step, self.label, self.condition}
+        return [c for c in frame.columns if c not in skip
+                and pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_bool_dtype(frame[c])]
+
+    def ordered(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows in (unit, step) order; a repeated step within a unit is an error naming it."""
+        rows = frame.assign(**{self.unit: frame[self.unit].astype(str)})
+        rows = rows.sort_values([self.unit, self.step], kind="stable").reset_index(drop=True)
+        repeated = rows.duplicated([self.unit, self.step])
+        if repeated.any():
+            first = rows[repeated].iloc[0]
+            raise ValueError(f"unit {first[self.unit]!r} has step {first[self.step]} twice: "
+                             "each (unit, step) must be one row")
+        return rows
+
+    def failures(self, frame: pd.DataFrame) -> pd.Series:
+        """unit -> failure step, for units whose failure is known."""
+        known = frame[frame[self.label].notna()]
+        return known.groupby(known[self.unit].astype(str))[self.label].max().astype(float)
+
+    def _windows(self, rows: pd.DataFrame, values: np.ndarray, units: Sequence[str],
+                 which: str, rng: np.random.Generator | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(windows, RUL of their last step, unit of each) for `units` of ordered `rows`:
+        "all" ends every row, "last" at each unit's last row, "cuts" at `cuts` random rows."""
+        failure = (self.failures(rows) if self.label in rows.columns
+                   else pd.Series(dtype=float))  # scoring rows carry no label
+        starts = rows.groupby(self.unit, sort=False).indices
+        out, targets, owners = [], [], []
+        for unit in units:
+            index = starts[unit]
+            steps = rows[self.step].to_numpy()[index].astype(float)
+            if which == "all":
+                ends = np.arange(len(index))
+            elif which == "last":
+                ends = np.array([len(index) - 1])
+            else:
+                assert rng is not None
+                ends = np.sort(rng.integers(0, len(index), size=self.cuts))
+            out.append(unit_windows(values[index], self.window, ends))
+            rul = failure.get(unit, np.nan) - steps[ends]
+            targets.append(rul)
+            owners += [unit] * len(ends)
+        return (np.concatenate(out), np.concatenate(targets), np.asarray(owners, dtype=object))
+
+    # --- train / bench ------------------------------------------------------------------------
+
+    def _split(self, units: list[str], seed: int) -> tuple[list[str], list[str]]:
+        """Whole units: a seeded shuffle, `holdout` of them (at least one) held out."""
+        if len(units) < 2:
+            raise ValueError(f"training needs at least 2 units with a known failure (found "
+                             f"{len(units)}): one to fit, one to hold out")
+        order = np.random.default_rng(seed).permutation(sorted(units))
+        held = max(1, int(round(len(units) * self.holdout)))
+        return sorted(order[held:].tolist()), sorted(order[:held].tolist())
+
+    def _fit(self, task: TaskSpec, rows: pd.DataFrame, units: list[str], *, profile: str,
+             seed: int, models: tuple[str, ...] | None) -> dict[str, Any]:
+        """Fit every candidate on `units` (hold-out units split off), calibrate each on the
+        held-out cuts; the fitted members, scales, validation metrics and fit seconds."""
+        fit_units, valid_units = self._split(units, seed)
+        sensors = self.sensor_columns(rows)
+        train_rows = rows[rows[self.unit].isin(fit_units)]
+        normaliser = Normaliser().fit(train_rows, sensors, self.condition)
+        values = normaliser.transform(rows, self.condition)
+        cap = float(self.rul_cap)
+        X, y, _ = self._windows(rows, values, fit_units, "all")
+        Xv, yv, _ = self._windows(rows, values, valid_units, "all")
+        Xc, yc, _ = self._windows(rows, values, valid_units, "cuts",
+                                  np.random.default_rng(seed + 1))
+        keep = y >= 0  # rows after a unit's recorded failure carry no target
+        X, y = X[keep], np.minimum(y[keep], cap)
+        yv, yc = np.minimum(yv, cap), np.minimum(yc, cap)
+        names = list(task.candidates()) if models is None else [m for m in models
+                                                                 if m != ENSEMBLE]
+        fitted: dict[str, Any] = {}
+        for name in names:
+            started = clock.perf_counter()
+            model = task.build_model(name, profile, seed=seed).fit(X, y, (Xv, yv))
+            raw = model.predict_quantiles(Xc)
+            scale = conformal_scale(raw, yc)
+            fitted[name] = {"members": [model], "raw": raw, "scale": scale,
+                            "seconds": clock.perf_counter() - started}
+        wants = (self.ensemble and models is None) or (models is not None and ENSEMBLE in models)
+        if wants and len(names) >= 2:
+            raw = ensemble_quantiles([f["raw"] for f in fitted.values()])
+            fitted[ENSEMBLE] = {"members": [m for f in fitted.values() for m in f["members"]],
+                                "raw": raw, "scale": conformal_scale(raw, yc),
+                                "seconds": sum(f["seconds"] for f in fitted.values())}
+        for item in fitted.values():
+            item["metrics"] = rul_metrics(calibrated(item["raw"], item["scale"]), yc,
+                                          per=self.cuts)
+        return {"fitted": fitted, "normaliser": normaliser, "fit_units": fit_units,
+                "valid_units": valid_units, "train_windows": int(len(X)), "sensors": sensors}
+
+    def _predictor(self, members: list[Any], normaliser: Normaliser, scale: float
+                   ) -> SequencePredictor:
+        return SequencePredictor(members, normaliser, scale, self)
+
+    def train(
+        self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
+        models: tuple[str, ...] | None = None,
+    ) -> list[Candidate]:
+        """Fit on every unit with a known failure (whole units held out for validation)."""
+        rows = self.ordered(self.with_features(task, frame))
+        units = sorted(self.failures(rows).index)
+        result = self._fit(task, rows, units, profile=profile, seed=seed, models=models)
+        normaliser = result["normaliser"]
+        reference = reference_profile(rows[rows[self.unit].isin(result["fit_units"])],
+                                      normaliser.sensors_)
+        candidates = []
+        for name, item in result["fitted"].items():
+            params = {"models": [json_params(m.get_params()) for m in item["members"]],
+                      "interval_scale": item["scale"], "sensors": normaliser.sensors_,
+                      "dropped_sensors": normaliser.dropped_,
+                      "valid_units": result["valid_units"], "fit_seconds": item["seconds"]}
+            candidates.append(Candidate(
+                name=name, predictor=self._predictor(item["members"], normaliser,
+                                                     item["scale"]),
+                metrics=item["metrics"], params=params, train_rows=result["train_windows"],
+                reference=reference))
+        return candidates
+
+    def bench(
+        self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
+        seeds: int = 1, **options: Any,
+    ) -> dict[str, Any]:
+        """Train on the run-to-failure units (failure = their last step), evaluate at the last
+        step of every unit truncated before its known failure (the C-MAPSS test units) against
+        its true, uncapped RUL; mean and std over `seeds` seeds (seed, seed+1, ...)."""
+        rows = self.ordered(self.with_features(task, frame))
+        failure = self.failures(rows)
+        last = rows.groupby(self.unit)[self.step].max().astype(float)
+        ran = sorted(u for u in failure.index if failure[u] == last[u])
+        tested = sorted(u for u in failure.index if failure[u] > last[u])
+        if not tested:
+            raise ValueError("the bench needs units truncated before their known failure "
+                             "(test units with their RUL file); the frame has none")
+        runs: dict[str, list[dict[str, float]]] = {}
+        for s in range(seed, seed + max(int(seeds), 1)):
+            result = self._fit(task, rows, ran, profile=profile, seed=s, models=None)
+            values = result["normaliser"].transform(rows, self.condition)
+            Xt, yt, _ = self._windows(rows, values, tested, "last")
+            for name, item in result["fitted"].items():
+                members = [m.predict_quantiles(Xt) for m in item["members"]]
+                raw = members[0] if len(members) == 1 else ensemble_quantiles(members)
+                metrics = rul_metrics(calibrated(raw, item["scale"]), yt)
+                runs.setdefault(name, []).append({**metrics, "fit_seconds": item["seconds"]})
+        summary = {name: {f"{k}_{stat}": round(float(fn([r[k] for r in per])), 4)
+                          for k in per[0] for stat, fn in (("mean", np.mean), ("std", np.std))}
+                   for name, per in runs.items()}
+        best = min(summary, key=lambda n: summary[n]["rmse_mean"])
+        protocol = (
+            f"train on the {len(ran)} run-to-failure units ({int(round(self.holdout * 100))}% "
+            f"of them held out, seeded, for early stopping and the conformal 80% interval), "
+            f"evaluate at the last step of each of the {len(tested)} truncated units against "
+            f"the true RUL (uncapped); RUL capped at {self.rul_cap} in training, windows of "
+            f"{self.window} steps; mean/std over {max(int(seeds), 1)} seed(s) from {seed}; "
+            "phm08 is the sum over test units")
+        return {"task": task.name, "dataset": dataset, "protocol": protocol, "models": summary,
+                "best": {"model": best, **summary[best]}}
+
+    def load_predictor(self, directory: Path, config: Mapping[str, Any],
+                       formats: Formats) -> SequencePredictor:
+        require_format(directory, config, FORMAT_PREFIX, "a sequence predictor")
+        return SequencePredictor.load(Path(directory), formats, self)
+
+
+@dataclass
+class SequencePredictor:
+    """Fitted member models (one, or an ensemble's), the normaliser and the interval scale:
+    turns unit histories into one ledger row per unit at its latest step."""
+
+    members: list[SequenceModel]
+    normaliser: Normaliser
+    scale: float
+    kind: SequenceRegression
+
+    @property
+    def format(self) -> str:
+        inner = self.members[0].format if len(self.members) == 1 else ENSEMBLE
+        return FORMAT_PREFIX + inner
+
+    def quantiles(self, windows: np.ndarray) -> np.ndarray:
+        """Calibrated (n, 3) quantiles: q10, median, q90."""
+        members = [m.predict_quantiles(windows) for m in self.members]
+        raw = members[0] if len(members) == 1 else ensemble_quantiles(members)
+        return calibrated(raw, self.scale)
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The latest RUL of each unit with its interval, P(failure within the lead time) and
+        the recommended overhaul step; a unit with fewer steps than the window is scored from
+        a front-padded window and its payload says so."""
+        k = self.kind
+        rows = k.ordered(frame)
+        if not len(rows):
+            return ledger_frame(0, [], [])
+        values = self.normaliser.transform(rows, k.condition)
+        units = sorted(rows[k.unit].unique())
+        windows, _, _ = k._windows(rows, values, units, "last")
+        q = self.quantiles(windows)
+        p_fail, ahead = maintenance_plan(q, k.lead_time, k.failure_cost, k.overhaul_cost)
+        counts = rows.groupby(k.unit)[k.step].agg(["max", "size"]).loc[units]
+        payloads = []
+        for i in range(len(units)):
+            item: dict[str, Any] = {
+                "quantiles": {"0.1": float(q[i, 0]), "0.5": float(q[i, 1]),
+                              "0.9": float(q[i, 2])},
+                "p_fail_within_lead": round(float(p_fail[i]), 6), "lead_time": k.lead_time,
+                "recommended_step": int(counts["max"].iloc[i] + ahead[i]),
+                "cycles": int(counts["size"].iloc[i])}
+            if counts["size"].iloc[i] < k.window:
+                item["note"] = (f"too short: {int(counts['size'].iloc[i])} of {k.window} "
+                                "steps; the window is padded with the first row")
+            payloads.append(json.dumps(item))
+        label = np.where(ahead <= k.lead_time, k.decisions[1], k.decisions[0]).astype(object)
+        return ledger_frame(len(units), np.asarray(units, dtype=object), q[:, 1],
+                            step=counts["max"].to_numpy(dtype=np.int64), lower=q[:, 0],
+                            upper=q[:, 2], label=label,
+                            payload=np.asarray(payloads, dtype=object))
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        formats = []
+        for i, model in enumerate(self.members):
+            member = directory / f"model_{i}"
+            member.mkdir(parents=True, exist_ok=False)
+            model.save(member)
+            formats.append(model.format)
+        (directory / PREDICTOR_FILE).write_text(json.dumps({
+            "format": self.format, "member_formats": formats, "scale": self.scale,
+            "normaliser": self.normaliser.to_dict()}, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path, formats: Formats, kind: SequenceRegression
+             ) -> SequencePredictor:
+        path = Path(directory, PREDICTOR_FILE)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {directory} is not a saved sequence "
+                                    "predictor")
+        state = json.loads(path.read_text())
+        members = [formats.load(f, Path(directory, f"model_{i}"))
+                   for i, f in enumerate(state["member_formats"])]
+        return cls(members, Normaliser.from_dict(state["normaliser"]), float(state["scale"]),
+                   kind)

@@ -1,0 +1,166 @@
+"""SequenceRegression's arithmetic: per-condition normalisation with sensor selection by rule,
+windows of the last W steps per unit, the RUL metrics (PHM08), the conformal interval scale and
+the maintenance decision. Plain numpy/pandas, no models."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+GLOBAL = "*"  # the statistics of all training rows, used for a condition unseen in training
+# A sensor is dropped when its pooled within-condition std is below this share of its mean
+# level (or exactly 0): constant sensors carry only float noise, never degradation.
+CONSTANT_SHARE = 1e-4
+Z80 = 1.2815515655446004  # the standard normal's 0.9 quantile
+COVERAGE = 0.8
+
+
+@dataclass
+class Normaliser:
+    """z-scores of each sensor within its operating condition (mean/std of training rows of
+    that condition); sensors with no within-condition variation are dropped (`dropped_`)."""
+
+    sensors_: list[str] = field(default_factory=list)
+    dropped_: list[str] = field(default_factory=list)
+    stats_: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def fit(self, frame: pd.DataFrame, sensors: list[str], condition: str | None) -> Self:
+        values = frame[sensors].to_numpy(dtype=float)
+        keys = _conditions(frame, condition)
+        groups = {key: values[keys == key] for key in np.unique(keys)}
+        within = sum(((g - g.mean(axis=0)) ** 2).sum(axis=0) for g in groups.values())
+        pooled = np.sqrt(within / max(len(values), 1))
+        level = np.abs(values.mean(axis=0))
+        keep = (pooled > 0) & (pooled > CONSTANT_SHARE * level)
+        self.sensors_ = [s for s, k in zip(sensors, keep, strict=True) if k]
+        self.dropped_ = [s for s, k in zip(sensors, keep, strict=True) if not k]
+        if not self.sensors_:
+            raise ValueError(f"every sensor of {sensors} is constant within its operating "
+                             "condition: nothing to learn degradation from")
+        self.stats_ = {GLOBAL: _stats(values[:, keep])}
+        for key, g in groups.items():
+            self.stats_[str(key)] = _stats(g[:, keep])
+        return self
+
+    def transform(self, frame: pd.DataFrame, condition: str | None) -> np.ndarray:
+        values = frame[self.sensors_].to_numpy(dtype=float)
+        keys = _conditions(frame, condition)
+        out = np.empty_like(values)
+        for key in np.unique(keys):
+            stats = self.stats_.get(str(key), self.stats_[GLOBAL])
+            rows = keys == key
+            out[rows] = (values[rows] - stats["mean"]) / np.asarray(stats["std"])
+        return out.astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sensors": self.sensors_, "dropped": self.dropped_, "stats": self.stats_}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(list(data["sensors"]), list(data["dropped"]), dict(data["stats"]))
+
+
+def _conditions(frame: pd.DataFrame, condition: str | None) -> np.ndarray:
+    if condition is None:
+        return np.full(len(frame), "0", dtype=object)
+    return frame[condition].astype(str).to_numpy(dtype=object)
+
+
+def _stats(values: np.ndarray) -> dict[str, list[float]]:
+    std = values.std(axis=0)
+    # A condition with few rows can show no spread: fall back to 1 rather than divide by 0.
+    return {"mean": values.mean(axis=0).tolist(), "std": np.where(std > 1e-9, std, 1.0).tolist()}
+
+
+def unit_windows(values: np.ndarray, window: int, ends: np.ndarray | None = None) -> np.ndarray:
+    """(len(ends), window, F) windows of one unit's rows `values` (in step order) ending at
+    each index of `ends` (every row when None); rows before the first are the first row
+    repeated (front padding)."""
+    pad = np.repeat(values[:1], window - 1, axis=0)
+    padded = np.concatenate([pad, values], axis=0)
+    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)  # (L, F, W)
+    chosen = view if ends is None else view[np.asarray(ends, dtype=int)]
+    return np.ascontiguousarray(chosen.transpose(0, 2, 1), dtype=np.float32)
+
+
+def phm08(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """The PHM08 score: sum of exp(-d/13) - 1 for early (d < 0) and exp(d/10) - 1 for late
+    predictions, d = predicted - actual (late costs more)."""
+    d = np.asarray(predicted, dtype=float) - np.asarray(actual, dtype=float)
+    return float(np.sum(np.where(d < 0, np.exp(-d / 13.0) - 1, np.exp(d / 10.0) - 1)))
+
+
+def rul_metrics(q: np.ndarray, actual: np.ndarray, per: float = 1.0) -> dict[str, float]:
+    """rmse, mae, phm08 (divided by `per`: the score of one truncation per unit when the
+    units were cut `per` times) and coverage80 of calibrated quantiles `q` (n, 3)."""
+    y = np.asarray(actual, dtype=float)
+    error = q[:, 1] - y
+    inside = (q[:, 0] <= y) & (y <= q[:, 2])
+    return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+            "phm08": phm08(q[:, 1], y) / per, "coverage80": float(np.mean(inside))}
+
+
+def conformal_scale(q: np.ndarray, actual: np.ndarray, coverage: float = COVERAGE) -> float:
+    """The factor s such that [median - s·(median - q10), median + s·(q90 - median)] holds
+    `coverage` of `actual` (split-conformal quantile, finite-sample corrected)."""
+    med, y = q[:, 1], np.asarray(actual, dtype=float)
+    low = np.maximum(med - q[:, 0], 1e-6)
+    high = np.maximum(q[:, 2] - med, 1e-6)
+    need = np.where(y < med, (med - y) / low, (y - med) / high)
+    level = min(1.0, math.ceil((len(y) + 1) * coverage) / max(len(y), 1))
+    return float(np.quantile(need, level, method="higher"))
+
+
+def calibrated(q: np.ndarray, scale: float) -> np.ndarray:
+    """Quantiles with the interval widened (or narrowed) by `scale`; RUL is never negative."""
+    med = q[:, 1]
+    out = np.column_stack([med - scale * (med - q[:, 0]), med, med + scale * (q[:, 2] - med)])
+    return np.clip(out, 0.0, None)
+
+
+def ensemble_quantiles(members: list[np.ndarray]) -> np.ndarray:
+    """Mean of the members' medians; the interval is the members' mean quantiles widened by
+    the spread (std) of their medians, so disagreement shows as uncertainty."""
+    stack = np.stack(members)  # (m, n, 3)
+    med = stack[:, :, 1].mean(axis=0)
+    spread = stack[:, :, 1].std(axis=0)
+    return np.column_stack([stack[:, :, 0].mean(axis=0) - spread, med,
+                            stack[:, :, 2].mean(axis=0) + spread])
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(z)
+
+
+def failure_cdf(q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """P(RUL <= t) per unit, from a split normal through q10/q50/q90: each half a normal with
+    the scale that puts its 10% tail at the interval bound (exact at the three quantiles)."""
+    med = q[:, 1:2]
+    below = np.maximum(q[:, 1:2] - q[:, 0:1], 1e-6) / Z80
+    above = np.maximum(q[:, 2:3] - q[:, 1:2], 1e-6) / Z80
+    t = np.atleast_2d(np.asarray(t, dtype=float))
+    return np.where(t <= med, _phi((t - med) / below), _phi((t - med) / above))
+
+
+def maintenance_plan(q: np.ndarray, lead_time: int, failure_cost: float,
+                     overhaul_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P(failure within the lead time), cycles from now to the recommended overhaul).
+
+    The overhaul is planned k >= lead_time cycles ahead (it cannot come sooner), at the k that
+    minimises the expected cost per cycle of remaining service: (failure_cost·F(k) +
+    overhaul_cost·(1 - F(k))) / E[min(RUL, k)], F the RUL distribution (age replacement).
+    """
+    p_lead = failure_cdf(q, np.array([[lead_time]]))[:, 0]
+    horizon = int(max(np.nanmax(q[:, 2]) * 1.5 if len(q) else 0, lead_time)) + 2
+    ks = np.arange(0, horizon + 1)
+    F = failure_cdf(q, ks[None, :])  # (n, K)
+    used = np.cumsum(1.0 - F, axis=1) - (1.0 - F)  # E[min(T, k)] ≈ Σ_{t<k} P(T > t)
+    cost = (failure_cost * F + overhaul_cost * (1.0 - F)) / np.maximum(used, 1e-9)
+    cost[:, :max(lead_time, 1)] = np.inf  # k = 0 serves no cycle at all
+    return p_lead, ks[np.argmin(cost, axis=1)]

@@ -1,0 +1,236 @@
+"""Deep remaining-useful-life models on sensor windows: 1D-CNN, GRU, Transformer encoder.
+
+Each wraps one nn.Module from core/models/nets/ behind the SequenceModel protocol
+(core.models.sequence): fit on normalised windows (n, W, F) and a capped RUL target, predict
+ordered q0.1/q0.5/q0.9. Training is core.models.training.fit_module with the pinball loss over
+the three quantiles; the artifact is the weights as safetensors plus one JSON of the
+hyperparameters and fitted shapes. Defaults are the "full" profile, chosen on C-MAPSS FD001
+(W=30, 14 sensors): small nets, a one-cycle learning rate so that tens of epochs suffice, about
+a minute each on one CPU core; FAST_PARAMS is the tiny profile for tests and demos.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.models.nets.sequence_cnn import SequenceCNN as CNNNet
+from core.models.nets.sequence_gru import SequenceGRU as GRUNet
+from core.models.nets.sequence_transformer import SequenceTransformer as TransformerNet
+from core.models.protocol import Hyperparameters
+from core.models.training import fit_module
+
+QUANTILES = (0.1, 0.5, 0.9)
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "sequence_net.json"
+CHUNK = 8192  # windows per forward pass when scoring: bounds memory on a large fleet
+
+
+def pinball_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean quantile (pinball) loss of (n, 3) predictions at QUANTILES against (n,) targets."""
+    levels = torch.tensor(QUANTILES, device=prediction.device, dtype=prediction.dtype)
+    error = target.to(prediction.dtype)[:, None] - prediction
+    return torch.maximum(levels * error, (levels - 1) * error).mean()
+
+
+def _checked(windows: np.ndarray, target: np.ndarray | None, what: str) -> np.ndarray:
+    windows = np.asarray(windows, dtype=np.float32)
+    if windows.ndim != 3 or len(windows) == 0:
+        raise ValueError(f"{what}: windows must be a non-empty (n, window, features) array, "
+                         f"got shape {windows.shape}")
+    if not np.isfinite(windows).all():
+        raise ValueError(f"{what}: windows hold NaN or infinite values; impute or drop the "
+                         "sensor before windowing")
+    if target is not None and np.shape(target) != (len(windows),):
+        raise ValueError(f"{what}: target has shape {np.shape(target)}, expected "
+                         f"({len(windows)},), one RUL per window")
+    return windows
+
+
+class _SequenceNet(Hyperparameters):
+    """Shared fit/predict/save/load; subclasses name their net and its hyperparameters."""
+
+    format = ""  # set by each subclass: the artifact format key
+    _net_params: tuple[str, ...] = ()  # constructor arguments that size the nn.Module
+
+    # Set by every subclass constructor (the shared training hyperparameters).
+    seed: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    patience: int
+    schedule: str
+
+    def _build(self, n_features: int, window: int) -> nn.Module:
+        raise NotImplementedError
+
+    def fit(self, windows: np.ndarray, target: np.ndarray,
+            valid: tuple[np.ndarray, np.ndarray]) -> Self:
+        windows = _checked(windows, target, "training")
+        valid_windows = _checked(valid[0], valid[1], "validation")
+        if valid_windows.shape[1:] != windows.shape[1:]:
+            raise ValueError(f"validation windows have shape {valid_windows.shape[1:]}, "
+                             f"training windows {windows.shape[1:]}: build both alike")
+        target = np.asarray(target, dtype=np.float32)
+        # The net learns RUL / scale (about 0..1): tanh/softplus layers and the default
+        # learning rates suit unit-sized targets, not 0..125 cycles.
+        self.scale_ = float(max(np.abs(target).max(), 1.0))
+        self.window_, self.n_features_ = int(windows.shape[1]), int(windows.shape[2])
+        torch.manual_seed(self.seed)
+        self.net_ = self._build(self.n_features_, self.window_)
+        fit_module(
+            self.net_, pinball_loss,
+            (torch.from_numpy(windows), torch.from_numpy(target / self.scale_)),
+            (torch.from_numpy(valid_windows),
+             torch.from_numpy(np.asarray(valid[1], dtype=np.float32) / self.scale_)),
+            max_epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+            patience=self.patience, seed=self.seed, schedule=self.schedule,
+        )
+        self.epochs_ = getattr(self.net_, "epochs_", None)
+        return self
+
+    def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
+        """(n, 3) RUL quantiles q0.1 <= q0.5 <= q0.9 in the target's units (cycles)."""
+        windows = _checked(windows, None, "scoring")
+        if windows.shape[1:] != (self.window_, self.n_features_):
+            raise ValueError(f"scoring windows have shape {windows.shape[1:]}, the model was "
+                             f"fitted on {(self.window_, self.n_features_)}")
+        out = np.empty((len(windows), len(QUANTILES)))
+        self.net_.eval()
+        with torch.no_grad():
+            for start in range(0, len(windows), CHUNK):
+                chunk = torch.from_numpy(windows[start:start + CHUNK])
+                out[start:start + len(chunk)] = self.net_(chunk).numpy()
+        # Ordered by the head already; sort anyway so float ties can never invert.
+        return np.sort(out * self.scale_, axis=1)
+
+    def save(self, directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        state = {k: v.contiguous() for k, v in self.net_.state_dict().items()}
+        save_file(state, str(Path(directory, WEIGHTS_FILE)))
+        config = {"params": self.get_params(), "scale": self.scale_,
+                  "window": self.window_, "n_features": self.n_features_}
+        Path(directory, CONFIG_FILE).write_text(json.dumps(config, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        from safetensors.torch import load_file
+
+        config = json.loads(Path(directory, CONFIG_FILE).read_text())
+        model = cls(**config["params"])
+        model.scale_ = float(config["scale"])
+        model.window_, model.n_features_ = int(config["window"]), int(config["n_features"])
+        model.net_ = model._build(model.n_features_, model.window_)
+        model.net_.load_state_dict(load_file(str(Path(directory, WEIGHTS_FILE))))
+        model.net_.eval()
+        return model
+
+    def _sizes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._net_params}
+
+
+class SequenceCNN(_SequenceNet):
+    """Li et al. (2018) DCNN: same-padded convolutions along time, a dense layer, 3 quantiles."""
+
+    format = "sequence_cnn"
+    _net_params = ("channels", "kernel", "layers", "dense", "dropout")
+
+    def __init__(
+        self, *, channels: int = 10, kernel: int = 9, layers: int = 4, dense: int = 100,
+        dropout: float = 0.5, epochs: int = 30, batch_size: int = 512,
+        learning_rate: float = 5e-3, weight_decay: float = 0.0, patience: int = 30,
+        schedule: str = "one_cycle", seed: int = 0,
+    ) -> None:
+        self.channels = channels
+        self.kernel = kernel
+        self.layers = layers
+        self.dense = dense
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.schedule = schedule
+        self.seed = seed
+
+    def _build(self, n_features: int, window: int) -> nn.Module:
+        return CNNNet(n_features, window, **self._sizes())
+
+
+class SequenceGRU(_SequenceNet):
+    """Stacked GRU, last hidden state -> MLP -> 3 quantiles."""
+
+    format = "sequence_gru"
+    _net_params = ("hidden", "layers", "dense", "dropout")
+
+    def __init__(
+        self, *, hidden: int = 32, layers: int = 1, dense: int = 32, dropout: float = 0.1,
+        epochs: int = 20, batch_size: int = 512, learning_rate: float = 5e-3,
+        weight_decay: float = 0.0, patience: int = 20, schedule: str = "one_cycle",
+        seed: int = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.layers = layers
+        self.dense = dense
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.schedule = schedule
+        self.seed = seed
+
+    def _build(self, n_features: int, window: int) -> nn.Module:
+        return GRUNet(n_features, **self._sizes())
+
+
+class SequenceTransformer(_SequenceNet):
+    """Small pre-norm Transformer encoder with sinusoidal positions -> 3 quantiles."""
+
+    format = "sequence_transformer"
+    _net_params = ("d_model", "heads", "layers", "feedforward", "dropout")
+
+    def __init__(
+        self, *, d_model: int = 32, heads: int = 4, layers: int = 1, feedforward: int = 64,
+        dropout: float = 0.1, epochs: int = 15, batch_size: int = 512,
+        learning_rate: float = 3e-3, weight_decay: float = 1e-4, patience: int = 15,
+        schedule: str = "one_cycle", seed: int = 0,
+    ) -> None:
+        self.d_model = d_model
+        self.heads = heads
+        self.layers = layers
+        self.feedforward = feedforward
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.schedule = schedule
+        self.seed = seed
+
+    def _build(self, n_features: int, window: int) -> nn.Module:
+        return TransformerNet(n_features, window, **self._sizes())
+
+
+# The "fast" profile (tests, demos, smoke runs): tiny nets, a few epochs; the constructors'
+# defaults are the "full" profile.
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    SequenceCNN.format: {"channels": 4, "kernel": 3, "layers": 2, "dense": 16, "dropout": 0.0,
+                         "epochs": 8, "batch_size": 64, "learning_rate": 1e-2, "patience": 8},
+    SequenceGRU.format: {"hidden": 8, "layers": 1, "dense": 8, "dropout": 0.0, "epochs": 8,
+                         "batch_size": 64, "learning_rate": 1e-2, "patience": 8},
+    SequenceTransformer.format: {"d_model": 8, "heads": 2, "layers": 1, "feedforward": 16,
+                                 "dropout": 0.0, "epochs": 8, "batch_size": 64,
+                                 "learning_rate": 1e-2, "patience": 8},
+}

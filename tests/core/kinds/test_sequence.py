@@ -1,0 +1,219 @@
+"""SequenceRegression: the RUL target, whole-unit hold-out, padding, PHM08, the calibrated
+interval, the maintenance plan and exact save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from core.kinds.contract import check_kind
+from core.kinds.sequence import SequenceRegression
+from core.kinds.sequence_windows import (
+    calibrated,
+    conformal_scale,
+    maintenance_plan,
+    phm08,
+    unit_windows,
+)
+from core.models.formats import BUILTIN, lazy_factory
+from core.models.protocol import Hyperparameters
+from core.task import Task
+
+KIND = SequenceRegression(unit="unit", step="cycle", label="failure", sensors=("a", "b"),
+                          rul_cap=20, window=5, lead_time=3, cuts=4)
+
+
+def units(lives: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    """Units run to failure at their life: sensor a drifts up with wear, b is noise."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for unit, life in lives.items():
+        cycle = np.arange(1, life + 1)
+        parts.append(pd.DataFrame({
+            "unit": unit, "cycle": cycle, "a": np.exp(3 * cycle / life) + rng.normal(0, .05, life),
+            "b": rng.normal(0, 1, life), "failure": pd.array([life] * life, dtype="Int64")}))
+    return pd.concat(parts, ignore_index=True)
+
+
+class Recorder(Hyperparameters):
+    """A sequence model that remembers what it was fit on and predicts the mean target."""
+
+    format = "recorder"
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, windows: np.ndarray, target: np.ndarray,
+            valid: tuple[np.ndarray, np.ndarray]) -> Self:
+        Recorder.seen.append({"windows": windows, "target": target, "valid": valid})
+        self.level_ = float(np.mean(target))
+        return self
+
+    def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
+        return np.tile([self.level_ - 5, self.level_, self.level_ + 5], (len(windows), 1))
+
+    def save(self, directory: Path) -> None:
+        Path(directory, "level.json").write_text(json.dumps(self.level_))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        model = cls()
+        model.level_ = json.loads(Path(directory, "level.json").read_text())
+        return model
+
+
+def task(models: dict[str, Any], kind: SequenceRegression = KIND) -> Task:
+    return Task(name="test.rul", title="t", description="d", kind=kind,
+                schema=pa.DataFrameSchema({}), sample=lambda rows, seed: units({"u": rows}),
+                models=models, formats={"recorder": Recorder})
+
+
+LIVES = {f"u{i:02d}": 12 + 3 * i for i in range(10)}
+
+
+def test_the_kind_conforms() -> None:
+    check_kind(KIND)
+
+
+def test_target_is_failure_minus_step_capped_and_held_out_units_never_train() -> None:
+    frame = units(LIVES)
+    Recorder.seen.clear()
+    [candidate] = task({"rec": Recorder}).kind.train(task({"rec": Recorder}), frame,
+                                                     profile="smoke", seed=3, models=("rec",))
+    held = candidate.params["valid_units"]
+    assert len(held) == 2 and set(held) <= set(LIVES)
+    fit = [u for u in LIVES if u not in held]
+    seen = Recorder.seen[0]
+    expected = np.concatenate([np.minimum(LIVES[u] - np.arange(1, LIVES[u] + 1), 20)
+                               for u in sorted(fit)])
+    np.testing.assert_array_equal(seen["target"], expected)  # every row of fit units only
+    assert len(seen["valid"][1]) == sum(LIVES[u] for u in held)
+    assert seen["windows"].shape == (len(expected), 5, 2) and seen["windows"].dtype == np.float32
+    assert seen["target"].max() == 20 and seen["target"].min() == 0
+    # Seeded: the same seed holds out the same units, another seed other units.
+    assert KIND._split(list(LIVES), 3) == KIND._split(list(LIVES), 3)
+    assert KIND._split(list(LIVES), 3)[1] != KIND._split(list(LIVES), 4)[1]
+    assert set(candidate.metrics) == {"rmse", "mae", "phm08", "coverage80"}
+
+
+def test_a_unit_shorter_than_the_window_is_padded_and_noted() -> None:
+    values = np.arange(6, dtype=float).reshape(3, 2)
+    window = unit_windows(values, 5)[-1]
+    np.testing.assert_array_equal(window, [[0, 1], [0, 1], [0, 1], [2, 3], [4, 5]])
+    spec = task({"rec": Recorder})
+    [candidate] = spec.kind.train(spec, units(LIVES), profile="smoke", seed=0, models=("rec",))
+    scored = units({"short": 3, "long": 9}).drop(columns="failure")
+    ledger = candidate.predictor.predict(scored).set_index("entity_key")
+    assert list(ledger.index) == ["long", "short"]  # scored, never dropped
+    assert ledger.loc["short", "step"] == 3 and ledger.loc["long", "step"] == 9
+    note = json.loads(ledger.loc["short", "payload"])["note"]
+    assert note == "too short: 3 of 5 steps; the window is padded with the first row"
+    assert "note" not in json.loads(ledger.loc["long", "payload"])
+
+
+def test_phm08_by_hand() -> None:
+    assert phm08(np.array([10.0]), np.array([15.0])) == pytest.approx(math.exp(5 / 13) - 1)
+    assert phm08(np.array([25.0]), np.array([15.0])) == pytest.approx(math.e - 1)
+    assert phm08(np.array([10.0, 25.0, 7.0]), np.array([15.0, 15.0, 7.0])) == pytest.approx(
+        math.exp(5 / 13) - 1 + math.e - 1)
+
+
+def test_the_conformal_scale_gives_80_percent_coverage_on_new_units() -> None:
+    rng = np.random.default_rng(0)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        med = rng.uniform(20, 100, n)
+        y = med + rng.normal(0, 10, n)
+        return np.column_stack([med - 3, med, med + 3]), y  # raw interval far too narrow
+
+    q, y = draw(400)
+    scale = conformal_scale(q, y)
+    inside = lambda q, y: np.mean((q[:, 0] <= y) & (y <= q[:, 2]))  # noqa: E731
+    assert inside(q, y) < 0.3 and 0.8 <= inside(calibrated(q, scale), y) <= 0.81
+    q_new, y_new = draw(4000)
+    assert inside(calibrated(q_new, scale), y_new) == pytest.approx(0.8, abs=0.03)
+
+
+def test_the_plan_overhauls_a_risky_unit_sooner() -> None:
+    q = np.array([[2.0, 8.0, 15.0], [60.0, 90.0, 120.0]])
+    p, ahead = maintenance_plan(q, lead_time=3, failure_cost=10.0, overhaul_cost=1.0)
+    assert p[0] > 0.05 > p[1] >= 0 and 3 <= ahead[0] < ahead[1] <= 120
+    p_cheap, ahead_cheap = maintenance_plan(q, 3, failure_cost=1.01, overhaul_cost=1.0)
+    assert (ahead_cheap >= ahead).all()  # a failure costing little: run longer
+
+
+def test_save_and_load_give_the_same_rows(tmp_path: Path) -> None:
+    spec = task({"window_lightgbm": lazy_factory(BUILTIN["window_lightgbm"], n_estimators=20,
+                                                 n_jobs=1)})
+    frame = units(LIVES, seed=1)
+    [candidate] = spec.kind.train(spec, frame, profile="smoke", seed=0)
+    before = candidate.predictor.predict(frame)
+    candidate.predictor.save(tmp_path)
+    loaded = spec.kind.load_predictor(tmp_path, {"format": candidate.predictor.format},
+                                      spec.model_formats())
+    assert candidate.predictor.format == "sequence.window_lightgbm"
+    pd.testing.assert_frame_equal(before, loaded.predict(frame), check_exact=True)
+    with pytest.raises(ValueError, match="is not a sequence predictor"):
+        spec.kind.load_predictor(tmp_path, {"format": "tabular.lightgbm"}, spec.model_formats())
+
+
+def test_an_ensemble_and_the_bench_on_truncated_units() -> None:
+    frame = units(LIVES)
+    test = units({f"t{i}": 20 + i for i in range(4)}, seed=5)
+    test = test[test["cycle"] <= 12]  # truncated before the known failure: the test units
+    spec = task({"rec": Recorder, "rec2": lambda **p: Recorder(**p)})
+    names = {c.name for c in spec.kind.train(spec, frame, profile="smoke", seed=0)}
+    assert names == {"rec", "rec2", "ensemble"}
+    out = spec.kind.bench(spec, pd.concat([frame, test]), dataset="toy", profile="smoke",
+                          seed=0, seeds=2)
+    assert set(out["models"]) == {"rec", "rec2", "ensemble"}
+    assert {"rmse_mean", "rmse_std", "phm08_mean", "coverage80_mean", "fit_seconds_mean"} <= set(
+        out["models"]["rec"])
+    with pytest.raises(ValueError, match="truncated before their known failure"):
+        spec.kind.bench(spec, frame, dataset="toy", profile="smoke", seed=0)
+
+
+def test_a_repeated_step_is_named() -> None:
+    frame = units({"u1": 6})
+    with pytest.raises(ValueError, match="unit 'u1' has step 3 twice"):
+        KIND.ordered(pd.concat([frame, frame.iloc[[2]]]))
+
+
+def test_realised_compares_forecasts_with_the_failure_that_arrived() -> None:
+    frame = units({"u1": 30, "u2": 40})
+    frame.loc[frame["unit"] == "u2", "failure"] = pd.NA  # u2 still in service
+    ledger = pd.DataFrame({"entity_key": ["u1", "u2"], "output": "", "step": [20, 25],
+                           "score": [12.0, 9.0], "lower": [5.0, 1.0], "upper": [15.0, 20.0]})
+    realised = replace(KIND).realised(task({}), frame, ledger)
+    assert realised["entity_key"].tolist() == ["u1"] and realised["actual"].tolist() == [10.0]
+    live = KIND.live_metrics(realised)
+    assert live["rmse"] == 2.0 and live["coverage80"] == 1.0 and live["n"] == 1.0
+
+
+def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -> None:
+    from core.kinds.sequence_windows import Normaliser
+
+    rng = np.random.default_rng(0)
+    condition = np.repeat(["low", "high"], 50)
+    frame = pd.DataFrame({
+        "cond": condition,
+        "a": np.where(condition == "low", 10.0, 500.0) + rng.normal(0, 1, 100),
+        # constant within each condition, different across them: only the condition moves it
+        "flat": np.where(condition == "low", 1.0, 2.0)})
+    normaliser = Normaliser().fit(frame, ["a", "flat"], "cond")
+    assert normaliser.sensors_ == ["a"] and normaliser.dropped_ == ["flat"]
+    z = normaliser.transform(frame, "cond")[:, 0]
+    for key in ("low", "high"):
+        part = z[condition == key]
+        assert abs(part.mean()) < 1e-5 and part.std() == pytest.approx(1.0, abs=1e-5)
+    unseen = normaliser.transform(frame.assign(cond="new"), "cond")  # global statistics
+    assert np.isfinite(unseen).all()

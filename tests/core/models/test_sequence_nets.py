@@ -1,0 +1,100 @@
+"""Sequence nets: learn a monotone degradation signal, ordered quantiles, exact round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.models.sequence_nets import (
+    FAST_PARAMS,
+    SequenceCNN,
+    SequenceGRU,
+    SequenceTransformer,
+    pinball_loss,
+)
+
+CLASSES = [SequenceCNN, SequenceGRU, SequenceTransformer]
+WINDOW, FEATURES, CAP = 8, 3, 50.0
+
+
+def degrading_windows(n_units: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Units of 40-80 cycles; feature 0 rises with wear (RUL falls), the others are noise."""
+    rng = np.random.default_rng(seed)
+    windows, target = [], []
+    for _ in range(n_units):
+        life = int(rng.integers(40, 80))
+        rul = np.minimum(life - 1 - np.arange(life), CAP)
+        signal = 1 - rul / CAP + rng.normal(0, 0.05, life)
+        series = np.column_stack([signal, rng.normal(0, 1, (life, FEATURES - 1))])
+        for end in range(WINDOW, life + 1):
+            windows.append(series[end - WINDOW:end])
+            target.append(rul[end - 1])
+    return np.asarray(windows, np.float32), np.asarray(target, np.float32)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, ...]:
+    return (*degrading_windows(12, 0), *degrading_windows(4, 1))
+
+
+def small(cls: type, seed: int = 0):
+    return cls(**FAST_PARAMS[cls.format], seed=seed)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_learns_signal_ordered_quantiles_and_exact_round_trip(cls, data, tmp_path) -> None:
+    X, y, X_valid, y_valid = data
+    model = small(cls).fit(X, y, (X_valid, y_valid))
+    q = model.predict_quantiles(X_valid)
+    assert q.shape == (len(X_valid), 3)
+    assert (np.diff(q, axis=1) >= 0).all()
+    rmse = np.sqrt(np.mean((q[:, 1] - y_valid) ** 2))
+    baseline = np.sqrt(np.mean((y.mean() - y_valid) ** 2))
+    assert rmse < 0.6 * baseline, (rmse, baseline)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors",
+                                                          "sequence_net.json"]
+    config = json.loads((tmp_path / "sequence_net.json").read_text())
+    assert config["params"] == model.get_params() and config["window"] == WINDOW
+    loaded = cls.load(tmp_path)
+    assert loaded.get_params() == model.get_params()
+    assert np.array_equal(loaded.predict_quantiles(X_valid), q)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_deterministic_with_a_seed(cls, data) -> None:
+    X, y, X_valid, y_valid = data
+    first = small(cls, seed=3).fit(X, y, (X_valid, y_valid)).predict_quantiles(X_valid)
+    again = small(cls, seed=3).fit(X, y, (X_valid, y_valid)).predict_quantiles(X_valid)
+    assert np.array_equal(first, again)
+
+
+def test_pinball_loss_values() -> None:
+    import torch
+
+    prediction = torch.tensor([[1.0, 2.0, 3.0]])
+    # target 2: q0.1 under by 1 -> 0.1; median exact; q0.9 over by 1 -> 0.1; mean 0.2 / 3
+    assert float(pinball_loss(prediction, torch.tensor([2.0]))) == pytest.approx(0.2 / 3)
+
+
+def test_bad_windows_are_named(data) -> None:
+    X, y, X_valid, y_valid = data
+    model = small(SequenceGRU)
+    with pytest.raises(ValueError, match="training: windows hold NaN"):
+        bad = X.copy()
+        bad[0, 0, 0] = np.nan
+        model.fit(bad, y, (X_valid, y_valid))
+    with pytest.raises(ValueError, match="expected"):
+        model.fit(X, y[:-1], (X_valid, y_valid))
+    model.fit(X, y, (X_valid, y_valid))
+    with pytest.raises(ValueError, match="fitted on"):
+        model.predict_quantiles(X[:, :-1])
+
+
+def test_unknown_schedule_is_refused(data) -> None:
+    X, y, X_valid, y_valid = data
+    params = {**FAST_PARAMS[SequenceCNN.format], "schedule": "cosine"}
+    with pytest.raises(ValueError, match="schedule='cosine' is not one of"):
+        SequenceCNN(**params).fit(X, y, (X_valid, y_valid))
