@@ -18,6 +18,7 @@ VALUE_DECIMALS = 6
 def top_reasons(
     contributions: np.ndarray, values: pd.DataFrame | np.ndarray, features: Sequence[str],
     k: int = 3, categories: Mapping[str, Sequence[str]] | None = None,
+    texts: Mapping[str, Sequence[str] | np.ndarray] | None = None,
 ) -> pd.Series:
     """JSON list per row of the k features pushing hardest toward the positive (bad) outcome.
 
@@ -29,6 +30,8 @@ def top_reasons(
     first. Scoring calls this on a million rows, so every step works on whole columns:
     distinct values are formatted once and gathered, and NumPy string ufuncs join fixed-width
     ASCII byte pieces (JSON escapes non-ASCII text, so ASCII loses nothing).
+    `texts` maps a feature to one sentence per row in the user's words ("power 9,350 W, above
+    the 9,000 W limit"); a reason on that feature carries it as "text".
     """
     contributions = np.asarray(contributions, dtype=float)
     n, width = contributions.shape
@@ -50,7 +53,7 @@ def top_reasons(
     for rank in range(k):
         column = top[:, rank]
         effect = np.take_along_axis(contributions, column[:, None], axis=1)[:, 0]
-        head = _gather_heads(values, features, categories, heads, column)
+        head = _gather_heads(values, features, categories, heads, column, texts or {})
         tail = b"}]" if rank == k - 1 else b"}, "
         out = np.strings.add(out, np.strings.add(head, _numbers(effect, EFFECT_DECIMALS, tail)))
     # Arrow takes the byte strings without a Python object per row (pandas' str dtype is Arrow).
@@ -71,9 +74,9 @@ def _top_k(contributions: np.ndarray, k: int) -> np.ndarray:
 
 def _gather_heads(
     values: np.ndarray, features: Sequence[str], categories: Mapping[str, Sequence[str]],
-    heads: list[bytes], column: np.ndarray,
+    heads: list[bytes], column: np.ndarray, texts: Mapping[str, Sequence[str] | np.ndarray],
 ) -> np.ndarray:
-    """'{"feature": F, "value": V, "effect": ' for each row's chosen column."""
+    """'{"feature": F, "value": V, ["text": T, ]"effect": ' for each row's chosen column."""
     parts = {}
     middle = b', "effect": '
     for j, feature in enumerate(features):
@@ -82,18 +85,29 @@ def _gather_heads(
             continue
         chosen = values[rows, j]
         if feature in categories:
-            table = [heads[j] + json.dumps(_plain(c)).encode() + middle
-                     for c in categories[feature]]
-            table = np.array([*table, heads[j] + b"null" + middle], dtype=bytes)
+            table = [heads[j] + json.dumps(_plain(c)).encode() for c in categories[feature]]
+            table = np.array([*table, heads[j] + b"null"], dtype=bytes)
             codes = np.where(np.isnan(chosen) | (chosen < 0), -1, chosen).astype(np.int64)
-            parts[j] = (rows, table[codes])  # -1 picks the trailing null entry
+            text = table[codes]  # -1 picks the trailing null entry
         else:
-            parts[j] = (rows, np.strings.add(heads[j], _numbers(chosen, VALUE_DECIMALS, middle)))
+            text = np.strings.add(heads[j], _numbers(chosen, VALUE_DECIMALS))
+        if feature in texts:
+            text = np.strings.add(text, _texts(texts[feature], rows))
+        parts[j] = (rows, np.strings.add(text, middle))
     width = max(text.dtype.itemsize for _, text in parts.values())
     out = np.empty(len(column), dtype=f"S{width}")
     for rows, text in parts.values():
         out[rows] = text
     return out
+
+
+def _texts(texts: Sequence[str] | np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """', "text": "..."' for the given rows; each distinct sentence JSON-encoded once."""
+    uniques, inverse = np.unique(np.asarray(texts, dtype=object)[rows].astype(str),
+                                 return_inverse=True)
+    encoded = np.array([b', "text": ' + json.dumps(str(t)).encode() for t in uniques],
+                       dtype=bytes)
+    return encoded[inverse]
 
 
 def _plain(value: object) -> object:

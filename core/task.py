@@ -16,6 +16,7 @@ from core.kinds.base import Gate
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
+    import sqlalchemy as sa
 
     from core.kinds.base import Kind
     from core.models.formats import Formats
@@ -84,6 +85,10 @@ class Task:
     # Data-quality gate at ingest: a batch whose quarantined-row or missing-value share exceeds
     # it is held back from scoring until released (`verticals release`).
     quality_limit: float = 0.5
+    # Called with (connection, ledger rows) inside each scored batch's transaction, after the
+    # rows are written (task, model_version_id, run_id, batch columns added): decisions that
+    # must commit or fail with the predictions (core.store.work_orders.WorkOrders).
+    after_score: Callable[[sa.Connection, pd.DataFrame], None] | None = None
 
     @property
     def live_gate(self) -> Gate:

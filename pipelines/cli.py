@@ -361,6 +361,15 @@ def bench(
     seeds: Annotated[int | None, typer.Option(
         min=1, help="train with this many seeds and report mean and std (Kinds that support it)")
     ] = None,
+    adjacency: Annotated[str | None, typer.Option(
+        help="adjacency CSV (speed_matrix adapter; default: *adj*.csv beside the data)")] = None,
+    start: Annotated[str | None, typer.Option(
+        help="first timestamp when the data has no date column (speed_matrix adapter)")] = None,
+    freq: Annotated[str | None, typer.Option(
+        help="time step when the data has no date column, e.g. 15min (speed_matrix)")] = None,
+    subset: Annotated[str | None, typer.Option(
+        help="C-MAPSS subset (FD001..FD004) when the folder holds several (cmapss adapter)")
+    ] = None,
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
     with user_errors():
@@ -369,7 +378,8 @@ def bench(
 
         spec, profile = _task(task), _check_profile(profile)
         options = {"target": target, "id": id, "positive": positive, "rows": rows,
-                   "chunk_size": chunk_size}
+                   "chunk_size": chunk_size, "adjacency": adjacency, "start": start,
+                   "freq": freq, "subset": subset}
         with stdout_to_stderr():
             engine = open_store()
             what = benchmark or dataset
@@ -446,8 +456,10 @@ def demo(
         raise typer.Exit(serve(port))
 
 
-# The scheduled loop's commands (schedule, scheduler, monitor, live) register on `app`.
+# The scheduled loop's commands (schedule, scheduler, monitor, live) and the work-order
+# queue's (orders list|set|history) register on `app`.
 import pipelines.loop_cli  # noqa: E402,F401
+import pipelines.orders_cli  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover - `python -m pipelines.cli`

@@ -143,6 +143,8 @@ def write_batch(
         drift_reports.c.batch == batch))
     ledger = ledger.assign(task=task.name, model_version_id=version_id, run_id=run_id, batch=batch)
     insert_frame(conn, predictions, ledger)
+    if task.after_score is not None:  # same transaction: the batch and its decisions, or neither
+        task.after_score(conn, ledger)
     if drift:
         insert_frame(conn, drift_reports, pd.DataFrame({
             "task": task.name, "run_id": run_id, "model_version_id": version_id, "batch": batch,

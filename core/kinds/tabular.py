@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,14 @@ from core.kinds.base import (
 )
 from core.kinds.live import classifier_metrics, realised_rows
 from core.kinds.predictor_files import load_predictor_files, save_predictor
+from core.kinds.tabular_modes import (
+    MODES_DIR,
+    ModeHead,
+    base_rate,
+    learnable,
+    mode_labels,
+    mode_metrics,
+)
 from core.models.calibration import Calibrator
 from core.models.formats import BUILTIN, lazy_factory
 from core.models.protocol import json_params
@@ -50,6 +58,9 @@ BLEND = "blend"
 SCORECARD = "scorecard"  # the one model format whose scores are points by construction
 SPLIT = (0.6, 0.2, 0.2)  # fit / calibration / test
 TEXT = pd.StringDtype("pyarrow", np.nan)  # pandas 3's default "str" dtype
+# A reason phrase: the whole scored frame in, one sentence per row out (vectorised: scoring
+# runs on a million rows).
+ReasonText = Callable[[pd.DataFrame], "pd.Series | np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -77,11 +88,18 @@ class TabularClassification:
     # (cost of a missed positive, cost of a needless action): when set, each candidate's
     # cut-off minimises expected cost on its calibration predictions (core.decision).
     costs: tuple[float, float] | None = None
+    # feature -> the sentence a reason on it reads as, in the user's words (a planner's
+    # "power 9,350 W, above the 9,000 W limit"); features without one show name and value.
+    reason_text: Mapping[str, ReasonText] | None = field(default=None, hash=False,
+                                                          compare=False)
+    # profile -> the candidates its bench cross-validates (15 folds × 2 fits each: a net
+    # there can cost more than the rest together); a profile not named benches them all.
+    bench_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False,
+                                                        compare=False)
 
     name = "tabular_classification"
     primary_metric = "auc"
     higher_is_better = True
-    outputs = (PRIMARY_OUTPUT,)
     batching = Batching.ROWS
     display_metrics = ("auc", "ks", "gini", "brier", "ece")
     sections = SECTIONS
@@ -92,8 +110,17 @@ class TabularClassification:
         if len(self.decisions) != 2 or len(set(self.decisions)) != 2 or not all(self.decisions):
             raise ValueError(f"decisions must be two different non-empty words (below, at or "
                              f"above the cut-off), got {self.decisions!r}")
+        if (len(set(self.modes)) != len(self.modes) or not all(self.modes)
+                or self.target in self.modes):
+            raise ValueError(f"modes must be unique non-empty column names other than the "
+                             f"target {self.target!r}, got {self.modes!r}")
 
     # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The target's probability, then one per mode (output = the mode's column name)."""
+        return (PRIMARY_OUTPUT, *self.modes)
 
     @property
     def entity(self) -> str:
@@ -179,25 +206,57 @@ class TabularClassification:
             [X.iloc[p] for p in parts], [y[p] for p in parts])
         names, wants_blend = self._members(task, models)
         reference = reference_profile(X_fit, features)
-        fitted: dict[str, tuple[Model, Calibrator]] = {}
+        modes = {mode: mode_labels(rows, mode) for mode in self.modes}
+        fitted: dict[str, tuple[Model, Calibrator, dict[str, ModeHead]]] = {}
         candidates = []
         for name in names:
             model = task.build_model(name, profile, seed=seed).fit(X_fit, y_fit)
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
-            fitted[name] = (model, calibrator)
-            candidates.append(self._candidate(name, model, calibrator, features, X_test, y_test,
-                                              len(X_fit), reference, self._cutoff(
-                                                  model, calibrator, X_cal, y_cal)))
+            heads = {mode: self._fit_head(lambda n=name: task.build_model(n, profile, seed=seed),
+                                          X, labels, parts)
+                     for mode, labels in modes.items()}
+            fitted[name] = (model, calibrator, heads)
+            candidates.append(self._candidate(
+                name, model, calibrator, heads, features, X_test, y_test, len(X_fit), reference,
+                self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
         if wants_blend:
             from core.models.blend import Blend
 
-            model = Blend({n: m for n, (m, _) in fitted.items()},
-                          {n: c for n, (_, c) in fitted.items()})
+            model = Blend({n: m for n, (m, _, _) in fitted.items()},
+                          {n: c for n, (_, c, _) in fitted.items()})
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
-            candidates.append(self._candidate(BLEND, model, calibrator, features, X_test, y_test,
-                                              len(X_fit), reference, self._cutoff(
-                                                  model, calibrator, X_cal, y_cal)))
+            heads = {mode: self._blend_head([h[mode] for _, _, h in fitted.values()], names,
+                                            X, labels, parts)
+                     for mode, labels in modes.items()}
+            candidates.append(self._candidate(
+                BLEND, model, calibrator, heads, features, X_test, y_test, len(X_fit), reference,
+                self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
         return candidates
+
+    def _fit_head(self, build: Callable[[], Model], X: pd.DataFrame, labels: np.ndarray,
+                  parts: Sequence[np.ndarray]) -> ModeHead:
+        """One mode's model, fit on the fit rows and calibrated on the calibration rows where
+        the mode is known; its base rate alone when either part is too thin to learn from."""
+        fit, cal = (p[~np.isnan(labels[p])] for p in parts[:2])
+        y_fit, y_cal = labels[fit].astype(int), labels[cal].astype(int)
+        if not learnable(y_fit, y_cal):
+            return ModeHead(None, Calibrator("identity"), base_rate(y_fit, y_cal))
+        model = build().fit(X.iloc[fit], y_fit)
+        return ModeHead(model, Calibrator(self.calibration).fit(
+            model.predict_proba(X.iloc[cal])[:, 1], y_cal))
+
+    def _blend_head(self, members: list[ModeHead], names: list[str], X: pd.DataFrame,
+                    labels: np.ndarray, parts: Sequence[np.ndarray]) -> ModeHead:
+        """The members' mode heads averaged like the blend averages their main models."""
+        if any(head.model is None for head in members):
+            return members[0]  # the same rows were too thin for every member
+        from core.models.blend import Blend
+
+        cal = parts[1][~np.isnan(labels[parts[1]])]
+        model = Blend({n: h.model for n, h in zip(names, members, strict=True)},
+                      {n: h.calibrator for n, h in zip(names, members, strict=True)})
+        return ModeHead(model, Calibrator(self.calibration).fit(
+            model.predict_proba(X.iloc[cal])[:, 1], labels[cal].astype(int)))
 
     def _cutoff(self, model: Model, calibrator: Calibrator, X_cal: pd.DataFrame,
                 y_cal: np.ndarray) -> float:
@@ -210,22 +269,27 @@ class TabularClassification:
         p = calibrator.transform(model.predict_proba(X_cal)[:, 1])
         return best_threshold(y_cal, p, Costs(*self.costs))[0]
 
-    def _candidate(self, name: str, model: Model, calibrator: Calibrator, features: list[str],
-                   X_test: pd.DataFrame, y_test: np.ndarray, train_rows: int,
-                   reference: dict[str, Any], cutoff: float) -> Candidate:
+    def _candidate(self, name: str, model: Model, calibrator: Calibrator,
+                   heads: dict[str, ModeHead], features: list[str], X_test: pd.DataFrame,
+                   y_test: np.ndarray, train_rows: int, reference: dict[str, Any],
+                   cutoff: float, modes: Mapping[str, np.ndarray],
+                   test: np.ndarray) -> Candidate:
         p = calibrator.transform(model.predict_proba(X_test)[:, 1])
         metrics = classification_metrics(y_test, p, cutoff)
+        for mode, head in heads.items():
+            metrics.update(mode_metrics(mode, modes[mode][test], head.score(X_test), cutoff))
         predictor = TabularPredictor(features, model, calibrator, self.id, self.time, cutoff,
-                                     self.decisions)
+                                     self.decisions, heads, self.reason_text)
         params = {"model": json_params(model.get_params()), "calibration": calibrator.to_dict(),
-                  "features": features, "test_rows": int(len(y_test))}
+                  "features": features, "test_rows": int(len(y_test)),
+                  "modes": {m: h.describe() for m, h in heads.items()}}
         return Candidate(name=name, predictor=predictor, metrics=metrics, params=params,
                          train_rows=train_rows, reference=reference)
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any],
                        formats: Formats) -> TabularPredictor:
         require_format(directory, config, FORMAT_PREFIX, "a tabular predictor")
-        return TabularPredictor.load(Path(directory), formats)
+        return TabularPredictor.load(Path(directory), formats, self.reason_text)
 
     def bench(
         self, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str, seed: int,
@@ -236,21 +300,36 @@ class TabularClassification:
 
         rows, y = self.labelled(frame)
         X = rows[self.feature_columns(rows)]
-        names, wants_blend = self._members(task, None)
+        names, wants_blend = self._members(task, self.bench_models.get(profile))
+        wants_blend = wants_blend or (self.blend and len(names) >= 2)
         folds = list(repeated_stratified_folds(y, n_splits=5, n_repeats=3, seed=seed))
+        costs = None
+        if self.costs is not None:
+            from core.decision import Costs
+
+            costs = Costs(*self.costs)
+        modes = {mode: mode_labels(rows, mode) for mode in self.modes}
         results = cross_validate(
             lambda name: task.build_model(name, profile, seed=seed), names, wants_blend, X, y,
-            folds, self.calibration, self.cutoff, seed)
+            folds, self.calibration, self.cutoff, seed, costs=costs, modes=modes)
         best_name, best = leaderboard(results, self.primary_metric, self.higher_is_better)[0]
+        at = (f"cut-off {self.cutoff}" if costs is None else
+              f"each fold's cost-minimising cut-off on its calibration rows (missed "
+              f"{costs.missed:g}, needless {costs.needless:g}; cost per 1,000 rows against "
+              "never / always acting)")
         protocol = (
             f"stratified 5-fold CV repeated 3 times (seed {seed}, {len(y)} labelled rows); in "
             f"each fold every model is fit on 80% of the training folds, {self.calibration}-"
             "calibrated on the other 20%, refit on all training folds with that calibration, "
             "scored on the test fold; blend = mean of calibrated member PDs; metrics are means "
-            f"over the 15 test folds; error_rate/f1 at cut-off {self.cutoff}"
+            f"over the 15 test folds; error_rate/f1 at {at}; label columns are never features"
+            + ("; recall_M = share of mode-M rows the target's alert fires on" if modes else "")
         )
-        return {"task": task.name, "dataset": dataset, "protocol": protocol, "models": results,
-                "best": {"model": best_name, **best}}
+        result = {"task": task.name, "dataset": dataset, "protocol": protocol,
+                  "models": results, "best": {"model": best_name, **best}}
+        if modes:
+            result["mode_rates"] = {m: round(float(np.nanmean(v)), 4) for m, v in modes.items()}
+        return result
 
 
 @dataclass
@@ -264,6 +343,8 @@ class TabularPredictor:
     time: str | None = None
     cutoff: float = 0.5
     decisions: tuple[str, str] = ("approve", "decline")
+    modes: dict[str, ModeHead] = field(default_factory=dict)
+    reason_text: Mapping[str, ReasonText] | None = None
 
     @property
     def format(self) -> str:
@@ -271,12 +352,16 @@ class TabularPredictor:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Ledger rows: calibrated probability, the decision at the cut-off, top-3 reasons, and
-        for a scorecard its points."""
+        for a scorecard its points; then per mode a row (output = the mode) with the mode's
+        calibrated probability and its own model's reasons."""
         missing = [c for c in (self.id, *self.features) if c not in frame.columns]
         if missing:
             raise KeyError(f"rows to score lack columns {missing}; the model was trained on "
                            f"{self.features}")
-        p_raw, contributions, values, categories = self._explain(frame[self.features])
+        X = frame[self.features]
+        texts = {f: np.asarray(fn(frame)) for f, fn in (self.reason_text or {}).items()
+                 if f in self.features}
+        p_raw, contributions, values, categories = _explain(self.model, X)
         score = self.calibrator.transform(p_raw)
         # Text columns are built as Arrow strings: no Python object per row on 1M-row batches.
         above = pa.array((score >= self.cutoff).astype(np.int8))
@@ -288,41 +373,70 @@ class TabularPredictor:
                      else pd.to_datetime(times, cache=False)).to_numpy()
         else:
             as_of = np.full(len(frame), EPOCH.to_datetime64())
+        keys = frame[self.id].astype("str").to_numpy()
         extra = {}
         if self.model.format == SCORECARD:  # points mean something only for a scorecard
             points = pd.Series(np.round(points_from_probability(score)).astype(np.int64))
             extra["payload"] = pd.array('{"points": ' + points.astype(TEXT) + "}", dtype=TEXT)
-        return ledger_frame(
-            len(frame), frame[self.id].astype("str").to_numpy(), score, as_of=as_of,
+        primary = ledger_frame(
+            len(frame), keys, score, as_of=as_of,
             label=pd.array(labels.cast(pa.string()), dtype=TEXT),
             reasons=pd.array(top_reasons(contributions, values, self.features,
-                                         categories=categories), dtype=TEXT), **extra)
+                                         categories=categories, texts=texts), dtype=TEXT),
+            **extra)
+        if not self.modes:
+            return primary
+        return pd.concat([primary, *(self._mode_rows(mode, head, X, keys, as_of, texts)
+                                     for mode, head in self.modes.items())], ignore_index=True)
 
-    def _explain(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Any, Any]:
-        """(raw PD, contributions, values for the reasons, their category maps).
-
-        Our models encode once and explain the array (the fast path); any other Model
-        protocol implementation goes through predict_proba + contributions on the frame.
-        """
-        if hasattr(self.model, "explain_array"):
-            A = self.model.to_array(X)
-            p_raw, contributions = self.model.explain_array(A)
-            return p_raw, contributions, A, self.model.categories_
-        p_raw = self.model.predict_proba(X)[:, 1]
-        return p_raw, self.model.contributions(X).to_numpy(dtype=float), X, None
+    def _mode_rows(self, mode: str, head: ModeHead, X: pd.DataFrame, keys: np.ndarray,
+                   as_of: np.ndarray, texts: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """The mode's ledger rows: no decision (the target's row carries it), its own reasons
+        (none for a base-rate head: nothing in the row moved it)."""
+        if head.model is None:
+            score, reasons = np.full(len(X), head.rate), pd.array(["[]"] * len(X), dtype=TEXT)
+        else:
+            p_raw, contributions, values, categories = _explain(head.model, X)
+            score = head.calibrator.transform(p_raw)
+            reasons = pd.array(top_reasons(contributions, values, self.features,
+                                           categories=categories, texts=texts), dtype=TEXT)
+        return ledger_frame(len(X), keys, score, as_of=as_of,
+                            output=np.full(len(X), mode, dtype=object), reasons=reasons)
 
     def save(self, directory: Path) -> None:
+        # The phrases are the Task's code, not state: the Kind hands them back on load.
+        modes = {mode: head.save(Path(directory) / MODES_DIR / mode)
+                 for mode, head in self.modes.items()}
         save_predictor(directory, PREDICTOR_FILE, self.model, {
             "format": self.format, "features": self.features,
             "calibrator": self.calibrator.to_dict(), "id": self.id, "time": self.time,
-            "cutoff": self.cutoff, "decisions": list(self.decisions)})
+            "cutoff": self.cutoff, "decisions": list(self.decisions), "modes": modes})
 
     @classmethod
-    def load(cls, directory: Path, formats: Formats) -> TabularPredictor:
+    def load(cls, directory: Path, formats: Formats,
+             reason_text: Mapping[str, ReasonText] | None = None) -> TabularPredictor:
         state, model = load_predictor_files(directory, PREDICTOR_FILE, "tabular predictor",
                                             formats)
-        # Artifacts from before decisions were the Task's said approve/decline.
+        # Artifacts from before decisions were the Task's said approve/decline; from before
+        # modes had none.
         decisions = tuple(state.get("decisions", ("approve", "decline")))
+        modes = {mode: ModeHead.load(Path(directory) / MODES_DIR / mode, head, formats)
+                 for mode, head in state.get("modes", {}).items()}
         return cls(features=state["features"], model=model,
                    calibrator=Calibrator.from_dict(state["calibrator"]), id=state["id"],
-                   time=state["time"], cutoff=state["cutoff"], decisions=decisions)
+                   time=state["time"], cutoff=state["cutoff"], decisions=decisions,
+                   modes=modes, reason_text=reason_text)
+
+
+def _explain(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    """(raw PD, contributions, values for the reasons, their category maps).
+
+    Our models encode once and explain the array (the fast path); any other Model protocol
+    implementation goes through predict_proba + contributions on the frame.
+    """
+    if hasattr(model, "explain_array"):
+        A = model.to_array(X)
+        p_raw, contributions = model.explain_array(A)
+        return p_raw, contributions, A, model.categories_
+    p_raw = model.predict_proba(X)[:, 1]
+    return p_raw, model.contributions(X).to_numpy(dtype=float), X, None

@@ -27,6 +27,7 @@ BUILTIN: Mapping[str, str] = MappingProxyType({
     "arima": "core.models.forecasters:AutoRegressive",
     "blend": "core.models.blend:Blend",
     "drift": "core.models.forecasters:Drift",
+    "graph_gru": "core.models.slice_forecasters:GraphGRUForecaster",
     "image_resnet": "core.models.nets.image_resnet:ImageCNN",
     "lightgbm": "core.models.boosting:LightGBM",
     "lightgbm_quantile": "core.models.forecasters:LightGBMQuantile",
@@ -35,7 +36,16 @@ BUILTIN: Mapping[str, str] = MappingProxyType({
     "pytorch_forecasting": "core.models.deep_forecasters:DeepForecaster",
     "random_walk": "core.models.forecasters:RandomWalk",
     "scorecard": "core.models.scorecard:Scorecard",
+    "sequence_cnn": "core.models.sequence_nets:SequenceCNN",
+    "sequence_gru": "core.models.sequence_nets:SequenceGRU",
+    "sequence_transformer": "core.models.sequence_nets:SequenceTransformer",
+    "series_gru": "core.models.slice_forecasters:SeriesGRUForecaster",
+    "slice_historical_average": "core.models.slice_forecasters:SliceHistoricalAverage",
+    "slice_last_value": "core.models.slice_forecasters:SliceLastValue",
+    "slice_lightgbm": "core.models.slice_forecasters:SensorLightGBM",
+    "slice_window_mean": "core.models.slice_forecasters:SliceWindowMean",
     "tabular_mlp": "core.models.nets.tabular_mlp:TabularMLP",
+    "window_lightgbm": "core.models.window_boosting:WindowLightGBM",
 })
 # Formats whose artifact holds other models (a blend's members): their `load` takes the
 # registry as `formats=` so a member of a format a Task added loads too.

@@ -240,6 +240,44 @@ held_batches = sa.Table(
     sa.Column("released_by", sa.String(200), nullable=True),
 )
 
+# The maintenance work-order queue and its audit trail (Alembic revision 0005): filled by a
+# Task's `after_score` hook (core.store.work_orders.WorkOrders) in each scored batch's
+# transaction; an entity has at most one order that is not done (the partial unique index).
+ORDER_ACTIVE = sa.text("status != 'done'")
+
+work_orders = sa.Table(
+    "work_orders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("entity_key", sa.String(200), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(64), nullable=True),  # the most likely further output, if any
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("expected_cost_of_waiting", sa.Float, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=True),
+    sa.Column("rank", sa.Integer, nullable=True),  # 1 = most costly to wait on; NULL when done
+    sa.Column("status", sa.String(12), nullable=False),  # open | scheduled | done
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("uq_work_orders_active", "task", "entity_key", unique=True,
+             sqlite_where=ORDER_ACTIVE, postgresql_where=ORDER_ACTIVE),
+    sa.Index("ix_work_orders_task_status", "task", "status"),
+)
+
+work_order_events = sa.Table(
+    "work_order_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("work_orders.id"), nullable=False,
+              index=True),
+    sa.Column("from_status", sa.String(12), nullable=True),  # NULL: the order was created
+    sa.Column("to_status", sa.String(12), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+)
+
 CORE_TABLES = tuple(metadata.tables)
 
 

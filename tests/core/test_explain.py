@@ -55,3 +55,14 @@ def test_returns_a_text_series_of_valid_json() -> None:
     parsed = [json.loads(r) for r in reasons]
     assert all(p[0]["effect"] >= p[1]["effect"] for p in parsed)
     assert {p[0]["value"] for p in parsed if p[0]["feature"] == "b"} <= {"ä", "b"}
+
+
+def test_reasons_carry_the_phrase_of_features_that_have_one() -> None:
+    values = pd.DataFrame({"power": [9350.0, 100.0], "wear": [215.0, 5.0]})
+    contributions = np.array([[2.0, 1.0], [0.1, 0.5]])
+    out = top_reasons(contributions, values, ["power", "wear"], k=2,
+                      texts={"power": ["power 9,350 W, above the 9,000 W limit", "power 100 W"]})
+    first, second = (json.loads(text) for text in out)
+    assert first[0] == {"feature": "power", "value": 9350,
+                        "text": "power 9,350 W, above the 9,000 W limit", "effect": 2}
+    assert "text" not in first[1] and second[1]["text"] == "power 100 W"

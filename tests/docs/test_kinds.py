@@ -15,6 +15,7 @@ import pytest
 from core.kinds.contract import METHODS, VALUES
 from core.kinds.forecasting import Forecasting
 from core.kinds.images import ImageClassification
+from core.kinds.sequence import SequenceRegression
 from core.kinds.tabular import TabularClassification
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "kinds.md"
@@ -25,6 +26,7 @@ KINDS = {
     "TabularClassification": TabularClassification(target="y", id="id"),
     "Forecasting": Forecasting(series="s", time="t", target="y", horizon=3, freq="h"),
     "ImageClassification": ImageClassification(labels=("benign", "malignant")),
+    "SequenceRegression": SequenceRegression(unit="u", step="c", label="f"),
 }
 CONTRACT = [*VALUES, *(f"{name}()" for name in ("key_columns", "benchmarks", "default_models"))]
 
@@ -82,11 +84,19 @@ def kind_section(kind_name: str) -> str:
     return found[kind_name]
 
 
+def _default(f: dataclasses.Field) -> object:
+    # A default_factory field is optional: its documented default is what the factory makes.
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return inspect.Parameter.empty
+
+
 @pytest.mark.parametrize("kind_name", list(KINDS))
 def test_every_kind_parameter_is_documented(kind_name: str) -> None:
     kind = KINDS[kind_name]
-    fields = {f.name: (str(f.type), inspect.Parameter.empty if f.default is dataclasses.MISSING
-                       else f.default) for f in dataclasses.fields(kind)}
+    fields = {f.name: (str(f.type), _default(f)) for f in dataclasses.fields(kind)}
     table = rows(sections(kind_section(kind_name), "### ")["Parameters"])
     assert check_rows(table, fields, kind_name) == []
 

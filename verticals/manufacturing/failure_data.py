@@ -18,6 +18,7 @@ POWER_LOW_W, POWER_HIGH_W = 3_500.0, 9_000.0  # the PWF rule's band
 HEAT_DELTA_K, HEAT_RPM = 8.6, 1_380.0  # the HDF rule: small delta T at low speed
 TOOL_WINDOW = (200.0, 240.0)  # TWF: the tool is replaced or fails in this wear window
 WEAR_PER_RUN = {"L": 2, "M": 3, "H": 5}
+RULE_FEATURES = {"HDF": "heat", "PWF": "power", "OSF": "overstrain"}  # mode -> <name>_rule
 # AI4I headers (bracketed units) -> schema columns.
 AI4I_COLUMNS = {
     "UDI": ID, "Type": TYPE, "Air temperature [K]": "air_temperature_k",
@@ -105,13 +106,17 @@ def features(frame: pd.DataFrame) -> pd.DataFrame:
     power_w = torque × 2π·rpm/60 (outside 3,500–9,000 W the drive fails);
     overstrain_ratio = wear × torque / type limit (L 11,000, M 12,000, H 13,000 min·Nm);
     wear_to_window_min = wear − 200 (the tool-change window opens at 200 min);
-    heat_margin = whether delta T < 8.6 K and rpm < 1,380 together (the HDF region)."""
+    heat_risk = (8.6 K − delta T)⁺ × (1,380 rpm − rpm)⁺, > 0 only in the HDF region;
+    heat_rule, power_rule, overstrain_rule = whether the run is inside each published failure
+    region (0/1, computed from the readings exactly as the rules compare them: a rounded
+    margin would miss a delta T of 8.5999… K, which the rule counts as below 8.6)."""
     if not set(NUMERIC) <= set(frame.columns) or TYPE not in frame.columns:
         return frame
     delta = frame["process_temperature_k"] - frame["air_temperature_k"]
     power = power_w(frame)
     strain = frame["tool_wear_min"] * frame["torque_nm"]
     limit = frame[TYPE].astype("object").map(OVERSTRAIN_LIMIT).astype(float)
+    rules = mode_rules(frame.assign(**{TYPE: frame[TYPE].astype("object")}))
     return frame.assign(
         temperature_delta_k=delta.round(3), power_w=power.round(1),
         power_margin_w=np.minimum(power - POWER_LOW_W, POWER_HIGH_W - power).round(1),
@@ -119,4 +124,72 @@ def features(frame: pd.DataFrame) -> pd.DataFrame:
         wear_to_window_min=frame["tool_wear_min"] - TOOL_WINDOW[0],
         heat_risk=((HEAT_DELTA_K - delta).clip(lower=0) * (HEAT_RPM - frame[
             "rotational_speed_rpm"]).clip(lower=0)).round(3),
+        **{f"{name}_rule": rules[mode] for mode, name in RULE_FEATURES.items()},
     )
+
+
+# --- reasons in the planner's words ------------------------------------------------------------
+# Each phrase reads the scored frame (raw readings + the features above) and returns one
+# sentence per row; the tabular Kind attaches it to a reason on that feature.
+
+
+def _number(values: pd.Series, decimals: int = 0) -> pd.Series:
+    """Thousands-separated text, the way a planner writes 9,350 W."""
+    return values.astype(float).map(f"{{:,.{decimals}f}}".format)
+
+
+def _power_text(frame: pd.DataFrame) -> pd.Series:
+    power = power_w(frame)
+    where = np.select([power > POWER_HIGH_W, power < POWER_LOW_W],
+                      [f"above the {POWER_HIGH_W:,.0f} W limit",
+                       f"below the {POWER_LOW_W:,.0f} W minimum"],
+                      f"within {POWER_LOW_W:,.0f}–{POWER_HIGH_W:,.0f} W")
+    return "power " + _number(power) + " W, " + pd.Series(where, index=frame.index)
+
+
+def _wear_text(frame: pd.DataFrame) -> pd.Series:
+    wear = frame["tool_wear_min"].astype(float)
+    low, high = TOOL_WINDOW
+    where = np.select([wear >= high, wear >= low],
+                      [f"past the {low:.0f}–{high:.0f} min tool-change window",
+                       f"in the {low:.0f}–{high:.0f} min tool-change window"],
+                      f"before the tool-change window opens at {low:.0f} min")
+    return "tool wear " + _number(wear) + " min, " + pd.Series(where, index=frame.index)
+
+
+def _strain_text(frame: pd.DataFrame) -> pd.Series:
+    strain = frame["tool_wear_min"].astype(float) * frame["torque_nm"].astype(float)
+    kind = frame[TYPE].astype("object").astype(str)
+    limit = kind.map(OVERSTRAIN_LIMIT).astype(float)
+    side = pd.Series(np.where(strain > limit, "above", "below"), index=frame.index)
+    return ("overstrain " + _number(strain) + " min·Nm, " + side + " type " + kind + "'s "
+            + _number(limit) + " limit")
+
+
+def _heat_text(frame: pd.DataFrame) -> pd.Series:
+    delta = frame["process_temperature_k"].astype(float) - frame["air_temperature_k"].astype(
+        float)
+    rpm = frame["rotational_speed_rpm"].astype(float)
+    side = pd.Series(np.where(delta < HEAT_DELTA_K, "below", "above"), index=frame.index)
+    text = "temperature difference " + _number(delta, 1) + " K, " + side + f" {HEAT_DELTA_K} K"
+    # Heat only fails to dissipate when the spindle is slow too: say so when it is.
+    slow = text + ", at " + _number(rpm) + f" rpm (below {HEAT_RPM:,.0f})"
+    return slow.where(rpm < HEAT_RPM, text)
+
+
+def _torque_text(frame: pd.DataFrame) -> pd.Series:
+    return "torque " + _number(frame["torque_nm"], 1) + " Nm"
+
+
+def _speed_text(frame: pd.DataFrame) -> pd.Series:
+    return "speed " + _number(frame["rotational_speed_rpm"]) + " rpm"
+
+
+REASON_TEXT = {
+    "power_w": _power_text, "power_margin_w": _power_text,
+    "tool_wear_min": _wear_text, "wear_to_window_min": _wear_text,
+    "overstrain_ratio": _strain_text,
+    "temperature_delta_k": _heat_text, "heat_risk": _heat_text,
+    "heat_rule": _heat_text, "power_rule": _power_text, "overstrain_rule": _strain_text,
+    "torque_nm": _torque_text, "rotational_speed_rpm": _speed_text,
+}

@@ -140,3 +140,62 @@ def test_scorecard_only_task(trained) -> None:
     task = make_task(models={"scorecard": lambda **kw: Scorecard(**kw)})
     candidates = task.kind.train(task, sample(300), profile="smoke", seed=0)
     assert [c.name for c in candidates] == ["scorecard"]  # no blend of one member
+
+
+def _with_modes(n: int, seed: int = 0) -> pd.DataFrame:
+    frame = sample(n, seed).drop(columns=["applied"])
+    bad = frame["bad"].astype(int)
+    late = bad & (frame["months"] > 30)
+    return frame.assign(late=pd.array(late, dtype="Int64"),
+                        rare=pd.array(np.r_[1, np.zeros(n - 1, int)], dtype="Int64"))
+
+
+def _modes_task() -> Task:
+    kind = TabularClassification(
+        target="bad", id="loan_id", modes=("late", "rare"), costs=(5.0, 1.0),
+        reason_text={"months": lambda f: "term " + f["months"].astype(str) + " months"})
+    return Task(name="test.modes", title="Modes", description="test",
+                schema=pa.DataFrameSchema({}), kind=kind, sample=_with_modes, models=FAST,
+                profiles={"smoke": {"lightgbm": {"n_estimators": 20, "n_jobs": 1}}})
+
+
+def test_modes_are_outputs_with_calibrated_heads_metrics_and_phrases(tmp_path) -> None:
+    task = _modes_task()
+    assert task.kind.outputs == ("", "late", "rare")
+    frame = _with_modes(600)
+    candidate = task.kind.train(task, frame, profile="smoke", seed=0, models=("lightgbm",))[0]
+    assert "late" not in candidate.params["features"]  # a mode is a label, never a feature
+    assert {"recall_late", "precision_late", "pr_auc_late"} <= set(candidate.metrics)
+    assert "recall_rare" not in candidate.metrics  # no positive in the test rows
+    assert candidate.params["modes"]["rare"] == {"base_rate": pytest.approx(1 / 480, abs=1e-3)}
+    ledger = candidate.predictor.predict(frame)
+    assert ledger.groupby("output").size().to_dict() == {"": 600, "late": 600, "rare": 600}
+    late = ledger[ledger["output"] == "late"]
+    assert late["label"].isna().all() and late["score"].between(0, 1).all()
+    reasons = [r for text in ledger["reasons"] for r in json.loads(text)]
+    assert {r["text"] for r in reasons if r["feature"] == "months"} <= {
+        f"term {m} months" for m in frame["months"]}
+    assert all("text" not in r for r in reasons if r["feature"] != "months")
+    candidate.predictor.save(tmp_path)
+    loaded = task.kind.load_predictor(tmp_path, {"format": candidate.predictor.format},
+                                      installed_formats()).predict(frame)
+    pd.testing.assert_frame_equal(ledger, loaded, check_exact=False, rtol=1e-6)
+
+
+def test_bench_with_costs_and_modes_reports_thresholds_costs_and_mode_recall() -> None:
+    task = _modes_task()
+    result = task.kind.bench(task, _with_modes(300), dataset="unit", profile="smoke", seed=0)
+    best = result["best"]
+    assert {"threshold", "cost_per_1000", "never_act_per_1000", "always_act_per_1000",
+            "recall_late", "recall_rare", "f1", "pr_auc"} <= set(best)
+    assert 0 <= best["threshold"] <= 1 and 0 <= best["recall_late"] <= 1
+    # Acting on a cost-minimising cut-off chosen out of fold beats never acting here.
+    assert best["cost_per_1000"] < best["never_act_per_1000"]
+    assert result["mode_rates"]["rare"] == pytest.approx(1 / 300, abs=1e-4)
+    assert "cost-minimising" in result["protocol"]
+    json.dumps(result)
+
+
+def test_modes_must_be_distinct_from_the_target() -> None:
+    with pytest.raises(ValueError, match="modes must be unique"):
+        TabularClassification(target="bad", id="id", modes=("bad",))

@@ -1,5 +1,6 @@
 """Machine failure Task: AI4I adapter, generator rules, physics features, conformance."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
+from core.kinds.base import PRIMARY_OUTPUT
 from core.testing import check_task
 from verticals.manufacturing import failure_data as data
 from verticals.manufacturing.failure_prediction import SCHEMA, TASK
@@ -102,6 +104,7 @@ def test_cost_based_cutoff_is_stored_in_the_predictor():
     predictor = candidate.predictor
     assert predictor.cutoff != TASK.kind.cutoff  # chosen by cost, not the fixed 0.5
     ledger = predictor.predict(frame)
+    ledger = ledger[ledger["output"] == PRIMARY_OUTPUT].reset_index(drop=True)
     assert set(ledger["label"]) <= {"run", "stop"}
     assert (ledger["label"] == "stop").tolist() == (ledger["score"] >= predictor.cutoff).tolist()
     # On overlapping scores, dear misses stop machines sooner than dear stops do.
@@ -113,5 +116,64 @@ def test_cost_based_cutoff_is_stored_in_the_predictor():
     assert cutoffs[0] < cutoffs[1]
 
 
+def test_every_mode_is_a_calibrated_output_row_with_its_own_metrics(tmp_path):
+    candidate, frame = _trained((50.0, 1.0))
+    assert TASK.kind.outputs == (PRIMARY_OUTPUT, *data.MODES)
+    ledger = candidate.predictor.predict(frame)
+    assert ledger["output"].value_counts().to_dict() == {o: len(frame) for o in TASK.kind.outputs}
+    hdf = ledger[ledger["output"] == "HDF"].set_index("entity_key")["score"]
+    truth = frame.set_index(data.ID)["HDF"].astype(int)
+    # The HDF head separates HDF runs from the rest and is not the failure probability.
+    assert hdf[truth == 1].mean() > 0.5 > hdf[truth == 0].mean()
+    assert ledger[ledger["output"] == "HDF"]["label"].isna().all()  # the decision is the run's
+    for mode in ("HDF", "PWF", "OSF"):
+        assert 0.0 <= candidate.metrics[f"recall_{mode}"] <= 1.0
+        assert f"pr_auc_{mode}" in candidate.metrics
+    # RNF (~0.1% of runs) has too few positives to fit: its head is the base rate, no reasons.
+    rnf = ledger[ledger["output"] == "RNF"]
+    assert rnf["score"].nunique() == 1 and (rnf["reasons"] == "[]").all()
+    candidate.predictor.save(tmp_path)
+    loaded = TASK.kind.load_predictor(tmp_path, {"format": candidate.predictor.format},
+                                      TASK.model_formats()).predict(frame)
+    pd.testing.assert_frame_equal(ledger, loaded, check_exact=False, rtol=1e-6)
+
+
+def test_reasons_speak_the_planners_language():
+    row = pd.DataFrame({data.ID: ["a"], data.TYPE: ["L"], "air_temperature_k": [300.0],
+                        "process_temperature_k": [308.1], "rotational_speed_rpm": [1320],
+                        "torque_nm": [67.6], "tool_wear_min": [215]})
+    said = {f: fn(row).iloc[0] for f, fn in data.REASON_TEXT.items()}
+    assert said["power_w"] == "power 9,344 W, above the 9,000 W limit"
+    assert said["wear_to_window_min"] == "tool wear 215 min, in the 200–240 min tool-change window"
+    assert said["overstrain_ratio"] == "overstrain 14,534 min·Nm, above type L's 11,000 limit"
+    assert said["temperature_delta_k"] == ("temperature difference 8.1 K, below 8.6 K, "
+                                           "at 1,320 rpm (below 1,380)")
+    candidate, frame = _trained((50.0, 1.0))
+    ledger = candidate.predictor.predict(frame)
+    failing = frame[data.ID][frame["PWF"].astype(int) == 1].iloc[0]
+    reasons = json.loads(ledger[(ledger["entity_key"] == failing)
+                                & (ledger["output"] == "PWF")]["reasons"].iloc[0])
+    texts = [r.get("text", "") for r in reasons]
+    assert any(t.startswith("power ") and "W" in t for t in texts), reasons
+
+
 def test_task_conforms():
     check_task(TASK, rows=600)
+
+
+def test_bench_on_the_seeded_sample_reports_mode_recall_and_costs():
+    kind = replace(TASK.kind, bench_models={"smoke": ("lightgbm",)})
+    task = replace(TASK, kind=kind)
+    frame = task.feature_frame(task.sample(1500, 0))
+    result = kind.bench(task, frame, dataset="sample", profile="smoke", seed=0)
+    assert list(result["models"]) == ["lightgbm"] and result["best"]["model"] == "lightgbm"
+    best = result["best"]
+    for mode in data.MODES:  # a mode absent from the sample (RNF is ~0.1%) has no recall
+        assert (f"recall_{mode}" in best) == (result["mode_rates"][mode] > 0)
+    # The rules' modes are mostly caught from the physics features, even with 20 trees.
+    assert best["recall_HDF"] == best["recall_PWF"] == 1.0 and best["recall_OSF"] > 0.8
+    assert best["cost_per_1000"] < min(best["never_act_per_1000"], best["always_act_per_1000"])
+    rates = frame[list(data.MODES)].astype(float).mean().round(4).to_dict()
+    assert result["mode_rates"] == rates
+    assert "cost-minimising" in result["protocol"]
+    json.dumps(result)
