@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.kinds.base import LEDGER_COLUMNS
 from core.kinds.contract import KindError, check_kind
+from core.store.dataset_attrs import encode
 from core.task import PROFILES, Task
 
 __all__ = ["ConformanceError", "KindError", "check_kind", "check_task"]
@@ -34,7 +35,8 @@ def check_task(task: Task, *, rows: int = 240, seed: int = 0) -> None:
     """Run every contract check on `task`; raise ConformanceError listing all failures.
 
     Checks: the Kind implements the declared contract (check_kind); the name, profiles and
-    datasets are well formed; the sample generator is seeded and valid under the schema; features
+    datasets are well formed; the sample generator is seeded, valid under the schema and sets
+    the Kind's frame_attrs as JSON the store can keep; features
     keep the row count and never read a label column; every candidate fits on the sample with
     its smoke settings, predicts ledger-shaped rows and survives a save/load round trip through
     the Task's format registry; every metric computes.
@@ -105,7 +107,17 @@ def _check_sample(task: Task, rows: int, seed: int) -> pd.DataFrame:
     pd.testing.assert_frame_equal(frame, again, obj="sample with the same seed")
     if task.sample(rows, seed + 1).equals(frame):
         raise ValueError("sample ignores its seed: two seeds gave identical frames")
-    return task.schema.validate(frame, lazy=True)
+    # What the Kind says the store keeps of a whole dataset, the sample must show (the
+    # adapters set the same names), in a form the store can hold.
+    missing = [name for name in task.kind.frame_attrs if name not in frame.attrs]
+    if missing:
+        raise ValueError(f"the Kind declares frame_attrs {missing} but sample() sets no such "
+                         "frame.attrs: set them as the adapters do")
+    for name in task.kind.frame_attrs:
+        encode(name, frame.attrs[name])
+    validated = task.schema.validate(frame, lazy=True)
+    validated.attrs.update(frame.attrs)
+    return validated
 
 
 def _check_features(task: Task, frame: pd.DataFrame) -> None:

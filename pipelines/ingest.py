@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.store.bulk import insert_frame
+from core.store.dataset_attrs import encode, write_attrs
 from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
 from core.store.schema import UTCDateTime, quarantine
@@ -46,6 +47,7 @@ class IngestResult:
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, rule) -> rows
     key: tuple[str, ...] = ()  # the columns rows are deduplicated on (Kind.key_columns())
     held: str | None = None  # why the data-quality gate held the batch back from scoring
+    attrs: list[str] = field(default_factory=list)  # dataset attributes stored (changed ones)
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -312,6 +314,12 @@ def ingest(
     keys, schema = _key_columns(task), _ingest_schema(task)
     with track_run(engine, task.name, "ingest", {"source": source, **(params or {})}) as run:
         raw = load()
+        for name in task.kind.frame_attrs:  # refused before anything is written
+            if name in raw.attrs:
+                try:
+                    encode(name, raw.attrs[name])
+                except ValueError as error:
+                    raise IngestError(f"{source}: {error}") from error
         result = IngestResult(run_id=run.id, source=source, rows_read=len(raw), key=keys)
         run.rows_in = len(raw)
         text = _as_text(raw)
@@ -336,6 +344,8 @@ def ingest(
         with engine.begin() as conn:
             if len(good):
                 insert_frame(conn, table, good.assign(_run_id=run.id).reset_index(drop=True))
+            # The dataset's own attributes (a graph's adjacency) commit with its rows.
+            result.attrs = write_attrs(conn, task.name, raw.attrs, task.kind.frame_attrs, run.id)
             result.held = hold_if_poor(conn, task, run.id, len(raw), result.quarantined, good)
             if len(failures):
                 rejected = _quarantine_frame(raw, failures, task, run.id, source)

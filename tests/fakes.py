@@ -72,6 +72,7 @@ class FakeKind:
     display_metrics: tuple[str, ...] = ("auc", "ks")
     sections: tuple[str, ...] = SECTIONS
     bench_options: tuple[str, ...] = ()
+    frame_attrs: tuple[str, ...] = ()
     gate: Gate = Gate("auc", 0.6, min_outcomes=4)
 
     def realised(self, task: Task, frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:

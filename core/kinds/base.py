@@ -183,6 +183,14 @@ class Kind(Protocol):
         """Options the dataset protocol `bench` takes besides dataset/profile/seed ("seeds")."""
         ...
 
+    @property
+    def frame_attrs(self) -> tuple[str, ...]:
+        """Names of `frame.attrs` entries an adapter sets that describe the whole dataset, not
+        a row (a graph's adjacency and its sensor order), JSON values. Ingest stores them with
+        the rows and every frame read back from the store carries the latest ones, so `train`
+        from the store sees what `train` from the file saw. () for most Kinds."""
+        ...
+
     def key_columns(self) -> tuple[str, ...]:
         """Columns that identify a stored row, unique together (id; series + time): ingest
         deduplicates on all of them."""

@@ -26,6 +26,7 @@ VALUES: dict[str, str] = {
     "display_metrics": "a tuple of str metric names, the primary metric among them",
     "sections": f"a tuple of dashboard section names out of {ALL_SECTIONS}",
     "bench_options": "a tuple of str: options `bench` takes besides dataset/profile/seed",
+    "frame_attrs": "a tuple of str: frame.attrs names the store keeps for the whole dataset",
     "gate": "a core.kinds.base.Gate: the default gate on live accuracy",
 }
 # Methods, with the parameters each must accept (by name).
@@ -88,7 +89,7 @@ def _value_problems(kind: Any) -> list[str]:
             problems.append(f"{name} must be {VALUES[name]}, got {value!r}")
     if not isinstance(kind.higher_is_better, bool):
         problems.append(f"higher_is_better must be a bool, got {kind.higher_is_better!r}")
-    for name in ("label_columns", "display_metrics", "sections", "bench_options"):
+    for name in ("label_columns", "display_metrics", "sections", "bench_options", "frame_attrs"):
         if not _is_str_tuple(getattr(kind, name)):
             problems.append(f"{name} must be {VALUES[name]}, got {getattr(kind, name)!r}")
     outputs = kind.outputs

@@ -114,12 +114,20 @@ class Forecasting:
 
     @property
     def primary_metric(self) -> str:
-        # Graph Tasks: pooled over every horizon step (the T-GCN convention).
-        return "mae_ratio@1" if self.graph is None else "rmse_pooled"
+        # Graph Tasks: pooled over every horizon step (the T-GCN convention), on validation
+        # (the end of the training part): the test part is for reporting, never for choosing.
+        return "mae_ratio@1" if self.graph is None else "valid_rmse_pooled"
 
     @property
     def bench_options(self) -> tuple[str, ...]:
         return () if self.graph is None else ("seeds",)
+
+    @property
+    def frame_attrs(self) -> tuple[str, ...]:
+        # An adapter's adjacency travels through the store; a fixed one lives in the Kind.
+        if self.graph is None or self.graph.fixed is not None:
+            return ()
+        return (self.graph.attr, self.graph.sensors_attr)
 
     @property
     def _risk(self) -> bool:
@@ -175,7 +183,8 @@ class Forecasting:
     @property
     def display_metrics(self) -> tuple[str, ...]:
         if self.graph is not None:
-            return ("rmse_pooled", "mae_pooled", "mape_pooled", "accuracy_pooled", "rmse@1")
+            return ("rmse_pooled", "mae_pooled", "mape_pooled", "accuracy_pooled", "rmse@1",
+                    "coverage80_pooled", "valid_rmse_pooled")
         return ("mae_ratio@1", "dm_p@1", "coverage80@1", "mae@1", "mae_ratio@" + str(self.horizon))
 
     def benchmarks(self) -> Mapping[str, Benchmark]:

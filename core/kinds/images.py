@@ -81,6 +81,7 @@ class ImageClassification:
     display_metrics = ("auc", "accuracy", "op_sensitivity", "op_specificity", "op_guarantee")
     sections = SECTIONS
     bench_options = ("seeds",)
+    frame_attrs = ()  # every row carries its own image
     gate = Gate("auc", 0.7, min_outcomes=30)
 
     # --- the declared contract (core.kinds.base.Kind) -------------------------------------------

@@ -91,6 +91,7 @@ class SequenceRegression:
     display_metrics = ("rmse", "mae", "phm08", "coverage80")
     sections = SECTIONS
     bench_options = ("seeds",)
+    frame_attrs = ()
     gate = Gate("rmse", 30.0, min_outcomes=20, higher_is_better=False)
 
     def __post_init__(self) -> None:

@@ -86,11 +86,16 @@ def to_matrix(frame: pd.DataFrame, *, series: str, time: str, target: str, graph
 
 
 def _plan(kind: Any, times: pd.DatetimeIndex) -> tuple[pd.Timedelta, int, list[int]]:
-    """The grid's step, the history (one hour of steps, gb.plan) and the horizons reported:
-    the Kind's `horizon` decides how far ahead (every step up to 4, else 4 evenly spaced)."""
+    """The grid's step, the history (one hour of steps, gb.plan) and the horizons reported.
+    How far ahead is the Kind's: `horizon` steps of its `freq`, as a span of time, so the
+    same Task on 5-minute data forecasts the same hour in 12 steps (3/6/9/12 reported);
+    every step up to 4, else 4 evenly spaced ones."""
     step = times[1] - times[0]  # the matrix is a regular grid
     history, _ = gb.plan(step)
     h = int(kind.horizon)
+    offset = pd.tseries.frequencies.to_offset(kind.freq)
+    if isinstance(offset, pd.offsets.Tick):  # a fixed span ('B' or 'MS' are not)
+        h = max(1, round(pd.Timedelta(offset) * h / step))
     horizons = list(range(1, h + 1)) if h <= 4 else [h * i // 4 for i in range(1, 5)]
     return step, history, horizons
 
@@ -103,7 +108,8 @@ def _models(task: TaskSpec, profile: str, seed: int, names: list[str], horizon: 
 
 def train(kind: Any, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
           models: tuple[str, ...] | None) -> list[Candidate]:
-    """Fit each candidate once (early stopping on validation), metrics on the test part."""
+    """Fit each candidate once (early stopping on validation); metrics on the test part and
+    `valid_rmse_pooled`, the primary metric the champion is chosen by, on validation."""
     m = to_matrix(frame, series=kind.series, time=kind.time, target=kind.target,
                   graph=kind.graph)
     step, history, horizons = _plan(kind, m.times)
@@ -116,17 +122,31 @@ def train(kind: Any, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed:
     data = gb.prepare(m.values, m.times, health, int(t * (1 - gb.TEST_SHARE)), history, horizon,
                       m.adjacency, scaling=kind.scaling, calendar_inputs=kind.calendar)
     train_rows, valid, test = gb.split(data.windows.origin, t, horizon)
+    if not (len(train_rows) and len(valid) and len(test)):
+        need = int(np.ceil((horizon + 1) / gb.VALID_SHARE)) + 5 * history
+        raise ValueError(f"{t} time steps of {step}: the validation part (the {gb.VALID_SHARE:.0%}"
+                         f" before the test's last {gb.TEST_SHARE:.0%}) holds no full horizon of "
+                         f"{horizon} steps; give at least {need} steps")
     w = data.windows
     names = list(task.candidates()) if models is None else list(models)
     candidates = []
     for name, model in _models(task, profile, seed, names, horizon).items():
-        p = model.fit(data, train_rows, valid).predict(data, test)
+        model.fit(data, train_rows, valid)
+        p, p_valid = model.predict(data, test), model.predict(data, valid)
         metrics = horizon_metrics(w.y[test], p, w.ok[test], horizons)
         for k in ("rmse", "mae", "mape", "accuracy", "r2"):
             metrics[f"{k}_pooled"] = metrics[f"{k}_pooled@{horizon}"]
+        # The champion is chosen on validation (the end of the training part), never on the
+        # test part whose figures the page reports.
+        metrics["valid_rmse_pooled"] = horizon_metrics(
+            w.y[valid], p_valid, w.ok[valid], [horizon])[f"rmse_pooled@{horizon}"]
         metrics["flagged_share"] = round(float(1 - health.ok.mean()), 5)
-        err = np.where(w.ok[test], w.y[test] - p, np.nan)  # held-out errors per horizon
+        # The 80% band per horizon from validation errors; its coverage is measured on test.
+        err = np.where(w.ok[valid], w.y[valid] - p_valid, np.nan)
         bands = np.nan_to_num(np.nanquantile(err, INTERVAL, axis=(0, 2)).T)  # (H, 2)
+        inside = (w.y[test] >= p + bands[None, :, :1]) & (w.y[test] <= p + bands[None, :, 1:])
+        metrics["coverage80_pooled"] = float(inside[w.ok[test]].mean()) if w.ok[test].any() \
+            else float("nan")
         predictor = SlicePredictor(
             model, kind.series, kind.time, kind.target, history, str(step), m.sensors,
             data.profile, data.scale, m.adjacency, bands, kind.calendar, kind.graph)

@@ -104,6 +104,7 @@ class TabularClassification:
     display_metrics = ("auc", "ks", "gini", "brier", "ece")
     sections = SECTIONS
     bench_options = ()
+    frame_attrs = ()
     gate = Gate("auc", 0.6, min_outcomes=50)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy.engine import URL, make_url
 
 from core.store import schema
+from core.store.dataset_attrs import latest_attrs
 
 if TYPE_CHECKING:
     from core.task import Task
@@ -157,7 +158,8 @@ def read_task_frame(
     columns: list[str] | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
-    """Rows of the Task's input table (ordered by _row_id) with the schema's dtypes.
+    """Rows of the Task's input table (ordered by _row_id) with the schema's dtypes, and in
+    `attrs` the latest stored value of each of the Kind's `frame_attrs`.
 
     `columns` defaults to the schema's columns; `_row_id` and `_run_id` may be asked for.
     `where` is an SQLAlchemy clause on the table (see `schema.task_table`) or SQL text.
@@ -188,7 +190,11 @@ def read_task_frame(
         raw = pd.Series(data[:, position], dtype=object, copy=False)
         frame[name] = _frame_dtype(raw, spec.dtype if spec is not None else None,
                                    table.c[name].type)
-    return pd.DataFrame(frame, columns=names)
+    result = pd.DataFrame(frame, columns=names)
+    # What the adapter said of the whole dataset (a graph's adjacency) rides along, as it
+    # did on the frame the adapter returned.
+    result.attrs.update(latest_attrs(connection, task.name, task.kind.frame_attrs))
+    return result
 
 
 def _fetch_raw(connection: sa.Connection, statement: sa.Select[Any]) -> list[tuple[Any, ...]]:

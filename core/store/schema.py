@@ -278,6 +278,22 @@ work_order_events = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
 )
 
+# Dataset attributes (Alembic revision 0006): what an adapter says of the whole dataset
+# rather than of a row (a road graph's adjacency and its sensor order), the names a Kind
+# declares in `frame_attrs`. Every ingest that brings a changed value adds a row; frames read
+# back from the store carry the latest value of each name (core.store.dataset_attrs).
+dataset_attrs = sa.Table(
+    "dataset_attrs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),  # JSON
+    sa.Column("sha256", sa.String(64), nullable=False),  # of `value`: a re-run adds nothing
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_dataset_attrs_task_name", "task", "name", "id"),
+)
+
 CORE_TABLES = tuple(metadata.tables)
 
 

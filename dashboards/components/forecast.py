@@ -187,7 +187,7 @@ def _leaderboard(ctx: PageContext, versions: list[ModelSummary], kind: Forecasti
         return
     st.subheader("Leaderboard per horizon")
     horizon = st.radio("Horizon (steps ahead)", tested, horizontal=True, key=f"{key}-horizon")
-    sort_by = kind.primary_metric.rpartition("@")[0] or kind.primary_metric
+    sort_by = per_horizon_metric(versions, kind, int(horizon))
     board = horizon_board(versions, int(horizon), sort_by, kind.higher_is_better)
     st.dataframe(board, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in board.columns
@@ -195,6 +195,18 @@ def _leaderboard(ctx: PageContext, versions: list[ModelSummary], kind: Forecasti
     st.caption(f"Backtest metrics of every version at {horizon} step(s) ahead, best "
                f"{sort_by} first ({'higher' if kind.higher_is_better else 'lower'} is better); "
                "`_pooled` metrics are over steps 1..h together.")
+
+
+def per_horizon_metric(versions: Sequence[ModelSummary], kind: Forecasting,
+                       horizon: int | None = None) -> str:
+    """The Kind's primary metric where it is measured per horizon (`name@h`), else the first
+    display metric that is (a graph Task's champion is chosen on a pooled validation figure,
+    so the per-horizon views rank by its first test metric); `horizon` narrows to one."""
+    measured = {name for v in versions for k in v.metrics
+                for name, _, h in [k.rpartition("@")]
+                if h.isdigit() and (horizon is None or int(h) == horizon)}
+    names = [m.rpartition("@")[0] or m for m in (kind.primary_metric, *kind.display_metrics)]
+    return next((m for m in names if m in measured), names[0])
 
 
 def metric_by_horizon(versions: Sequence[ModelSummary], metric: str) -> pd.DataFrame:
@@ -209,7 +221,7 @@ def metric_by_horizon(versions: Sequence[ModelSummary], metric: str) -> pd.DataF
 def _against_naive(versions: list[ModelSummary], kind: Forecasting, key: str) -> None:
     ratios = naive_ratios(versions)
     trace = trace_frame(versions)
-    metric = kind.primary_metric.rpartition("@")[0] or kind.primary_metric
+    metric = per_horizon_metric(versions, kind)
     if ratios.empty:
         # No ratio stored (a graph Task's metrics): the naive candidates (last value, historical
         # average) are lines of their own among the others.

@@ -57,3 +57,23 @@ def test_declaration_problems_are_all_listed(credit) -> None:
 def test_unseeded_sample_is_reported(credit) -> None:
     with pytest.raises(ConformanceError, match="sample ignores its seed"):
         check_task(replace(credit, sample=lambda n, seed: credit.sample(n, 0)))
+
+
+def test_frame_attrs_the_sample_does_not_set_or_the_store_cannot_hold_are_reported() -> None:
+    traffic = get_task("traffic.flow_prediction")
+
+    def bare(n: int, seed: int):
+        frame = traffic.sample(n, seed)
+        frame.attrs.clear()  # an adapter's adjacency forgotten
+        return frame
+
+    with pytest.raises(ConformanceError, match=r"frame_attrs \['adjacency', 'sensors'\]"):
+        check_task(replace(traffic, sample=bare), rows=480)
+
+    def unstorable(n: int, seed: int):
+        frame = traffic.sample(n, seed)
+        frame.attrs["adjacency"] = {1, 2}  # a set is no JSON
+        return frame
+
+    with pytest.raises(ConformanceError, match="'adjacency' cannot be stored as JSON"):
+        check_task(replace(traffic, sample=unstorable), rows=480)

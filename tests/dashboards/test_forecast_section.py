@@ -16,7 +16,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.forecast.fan import forecast_path, row_quantiles, target_quantiles
 from core.store.schema import predictions
-from dashboards.components.forecast import horizon_board, metric_horizons, naive_ratios, verdict
+from dashboards.components.forecast import (
+    horizon_board,
+    metric_horizons,
+    naive_ratios,
+    per_horizon_metric,
+    verdict,
+)
 from dashboards.testing import open_page
 from tests.dashboards.stock_store import build_stock_store
 from verticals.finance.stock_forecasting import TASK
@@ -116,6 +122,19 @@ def test_board_and_ratios_read_per_horizon_keys() -> None:
                                   "mae_ratio"}
     assert naive_ratios(versions).to_dict("records") == [
         {"model": "b v2", "horizon": 1, "mae_ratio": 0.9}]
+
+
+def test_per_horizon_views_rank_by_the_primary_metric_or_the_first_per_horizon_display_one(
+        ) -> None:
+    from verticals.traffic.flow_prediction import TASK as TRAFFIC
+
+    graph = [version("a", {"valid_rmse_pooled": 2.0, "rmse_pooled@1": 2.1, "rmse@1": 2.1,
+                           "rmse_pooled@4": 3.0})]
+    # The champion is chosen on a pooled validation figure: the views rank by rmse_pooled@h.
+    assert TRAFFIC.kind.primary_metric == "valid_rmse_pooled"
+    assert per_horizon_metric(graph, TRAFFIC.kind) == "rmse_pooled"
+    assert per_horizon_metric(graph, TRAFFIC.kind, horizon=4) == "rmse_pooled"
+    assert per_horizon_metric([version("w", {"mae_ratio@1": 1.0})], TASK.kind) == "mae_ratio"
 
 
 def test_verdict_says_plainly_whether_an_edge_is_real() -> None:

@@ -23,7 +23,7 @@ from pipelines.train import train
 STOCKS = get_task("finance.stock_forecasting")
 # The stock panel as a graph Task: five tickers, fully connected.
 GRAPH = replace(STOCKS, name="test.graph_panel",
-                kind=replace(STOCKS.kind, scaling="global",  # volatility units are for panels
+                kind=replace(STOCKS.kind, scaling="global", horizon=2,  # volatility: panels
                              graph=[[int(i != j) for j in range(5)] for i in range(5)]))
 
 

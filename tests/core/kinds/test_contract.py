@@ -48,7 +48,8 @@ def test_the_fake_kind_is_the_declared_protocol_and_nothing_else() -> None:
 
 def test_declared_members_are_the_ones_the_pipelines_use() -> None:
     assert {"entity", "step_column", "label_columns", "outputs", "batching", "display_metrics",
-            "sections", "bench_options", "benchmarks", "key_columns", "scoring_columns",
+            "sections", "bench_options", "frame_attrs", "benchmarks", "key_columns",
+            "scoring_columns",
             "scoring_groups", "train", "load_predictor", "bench"} <= declared_members()
 
 
@@ -84,7 +85,7 @@ def test_an_old_kind_is_told_every_member_it_lacks() -> None:
         check_kind(OldKind())
     message = str(error.value)
     for member in ("entity", "label_columns", "outputs", "batching", "display_metrics",
-                   "sections", "bench_options", "benchmarks", "scoring_columns",
+                   "sections", "bench_options", "frame_attrs", "benchmarks", "scoring_columns",
                    "scoring_groups", "step_column"):
         assert f"missing member {member!r}" in message
     assert "load_predictor" not in message  # present; its signature is checked once complete
@@ -92,12 +93,13 @@ def test_an_old_kind_is_told_every_member_it_lacks() -> None:
 
 def test_wrong_values_and_signatures_are_named() -> None:
     broken = replace(FakeKind(), outputs=("failure",), batching="rows", display_metrics=("ks",),
-                     sections=("data", "map"), entity="nowhere")
+                     sections=("data", "map"), entity="nowhere", frame_attrs="adjacency")
     with pytest.raises(KindError) as error:
         check_kind(broken)
     message = str(error.value)
     assert "outputs must be" in message and "batching must be" in message
     assert "lack the primary metric 'auc'" in message and "['map']" in message
+    assert "frame_attrs must be a tuple of str" in message
 
     @dataclass(frozen=True)
     class NoFormats(FakeKind):

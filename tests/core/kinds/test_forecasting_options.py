@@ -16,6 +16,7 @@ from core.task import Task
 from verticals.finance.stock_forecasting import TASK as STOCK
 from verticals.traffic.flow_prediction import TASK as TRAFFIC
 from verticals.traffic.flow_prediction import sample
+from verticals.traffic.network import road_network
 
 
 def test_stock_defaults_are_the_finance_behaviour() -> None:
@@ -60,7 +61,7 @@ def test_risk_off_drops_var_and_train_backtest_sets_the_origins() -> None:
 def test_graph_kind_scores_slices_and_names_slice_candidates() -> None:
     kind = TRAFFIC.kind
     assert kind.batching is Batching.SLICES and kind.bench_options == ("seeds",)
-    assert kind.primary_metric == "rmse_pooled" and kind.benchmarks() == {}
+    assert kind.primary_metric == "valid_rmse_pooled" and kind.benchmarks() == {}
     assert set(kind.default_models()) == {"historical_average", "window_mean", "last_value",
                                           "lightgbm", "gru", "graph_gru"}
 
@@ -97,3 +98,18 @@ def test_scaling_and_adjacency_travel_with_the_predictor(scaling: str, tmp_path:
     assert loaded.model.adjacency_.tolist() == frame.attrs["adjacency"]
     np.testing.assert_allclose(loaded.predict(frame)["score"], predictor.predict(frame)["score"],
                                rtol=1e-6)
+
+
+def test_the_horizon_is_a_span_of_time_so_5_minute_data_forecasts_the_same_hour() -> None:
+    # TRAFFIC says 4 steps of 15 minutes: on 5-minute data that is 12 steps, with an hour of
+    # history, and the T-GCN horizons 3/6/9/12 reported.
+    wide, adjacency = road_network(n_sensors=3, days=2, freq="5min", seed=0)
+    times = pd.to_datetime(wide.pop("date"))
+    frame = wide.assign(time=times).melt(id_vars="time", var_name="sensor", value_name="speed")
+    frame.attrs.update(adjacency=adjacency.tolist(), sensors=list(wide.columns))
+    (candidate,) = TRAFFIC.kind.train(TRAFFIC, frame, profile="smoke", seed=0,
+                                      models=("last_value",))
+    assert candidate.params["history"] == 12 and candidate.params["horizons"] == [3, 6, 9, 12]
+    ledger = candidate.predictor.predict(frame)
+    assert sorted(ledger["horizon"].unique()) == list(range(1, 13))
+    assert ledger["entity_key"].nunique() == 3

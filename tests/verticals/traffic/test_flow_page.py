@@ -47,9 +47,8 @@ def traffic_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         migrate(engine)
         frame = speed_matrix(folder)
         ingest(engine, TASK, lambda: frame.copy(), source=str(folder))
-        # The adapter's frame carries the adjacency (store rows do not): train on it.
-        train(engine, TASK, profile="smoke", models=MODELS, frame=frame,
-              dataset=f"speed_matrix:{folder}")
+        # From the store, as the scheduled loop trains: the adjacency was stored at ingest.
+        train(engine, TASK, profile="smoke", models=MODELS)
         # The page reads the newest forecasts: score the last quarter of the slices only
         # (every slice takes ~25 s on 2 busy cores).
         score(engine, TASK, chunk_size=SLICES // 4, batches=[3])

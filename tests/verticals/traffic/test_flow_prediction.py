@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from core import registry
 from core.kinds.base import Batching
-from core.store.schema import predictions
+from core.store.schema import dataset_attrs, predictions
 from core.testing import check_task
 from pipelines.bench import BenchError, bench
-from pipelines.ingest import ingest_file
+from pipelines.ingest import ingest_dataset, ingest_file
 from pipelines.score import score
-from pipelines.train import train
+from pipelines.train import labelled_rows, train
 from verticals.traffic.flow_prediction import TASK, sample
 from verticals.traffic.network import write
 
@@ -43,7 +44,10 @@ def test_ingest_train_score_writes_a_row_per_sensor_and_horizon(engine, tmp_path
     again = ingest_file(engine, TASK, file)
     assert again.accepted == 0 and again.skipped_existing == N_SENSORS * STEPS
     result = train(engine, TASK, profile="smoke", models=("last_value", "historical_average"))
-    assert result.champion is not None
+    # Chosen on validation (the end of the training part), not on the test figures.
+    by_valid = min(result.versions, key=lambda v: v.metrics["valid_rmse_pooled"])
+    assert result.champion.id == by_valid.id
+    assert all(0 <= v.metrics["coverage80_pooled"] <= 1 for v in result.versions)
     scored = score(engine, TASK, chunk_size=20)
     with engine.connect() as conn:
         ledger = pd.read_sql(sa.select(predictions).where(predictions.c.task == TASK.name), conn)
@@ -59,6 +63,34 @@ def test_ingest_train_score_writes_a_row_per_sensor_and_horizon(engine, tmp_path
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar()
     assert count == len(ledger)
+
+
+def test_the_adjacency_is_stored_at_ingest_and_a_model_trained_from_the_store_keeps_it(
+        engine, tmp_path: Path) -> None:
+    folder = tmp_path / "network"
+    write(str(folder), n_sensors=4, days=2, seed=5)
+    given = pd.read_csv(folder / "adj.csv", header=None).to_numpy(dtype=float)
+    first = ingest_dataset(engine, TASK, TASK.datasets["speed_matrix"], folder)
+    assert first.attrs == ["adjacency", "sensors"]
+    assert ingest_dataset(engine, TASK, TASK.datasets["speed_matrix"], folder).attrs == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(dataset_attrs)).scalar() == 2
+    stored = labelled_rows(engine, TASK)
+    assert np.asarray(stored.attrs["adjacency"]).tolist() == given.tolist()
+    assert stored.attrs["sensors"] == sorted(stored["sensor"].unique())
+    result = train(engine, TASK, profile="smoke", models=("graph_gru",))
+    predictor = registry.load_predictor(engine, TASK)
+    assert result.champion is not None and predictor.adjacency.tolist() == given.tolist()
+
+    # A corrected adjacency (one link removed) is a new value: the old one stays as history.
+    i, j = map(int, np.argwhere(given > 0)[0])
+    corrected = given.copy()
+    corrected[i, j] = 0
+    pd.DataFrame(corrected.astype(int)).to_csv(folder / "adj.csv", header=False, index=False)
+    assert ingest_dataset(engine, TASK, TASK.datasets["speed_matrix"], folder).attrs == [
+        "adjacency"]
+    assert np.asarray(labelled_rows(engine, TASK).attrs["adjacency"]).tolist() == \
+        corrected.tolist()
 
 
 def test_health_flags_are_counted_in_the_candidate() -> None:
