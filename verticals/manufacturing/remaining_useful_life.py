@@ -54,4 +54,5 @@ TASK = Task(
         "full": {"window_lightgbm": {"n_estimators": 1500, "learning_rate": 0.02}},
     },
     sample_rows=3000,
+    page="verticals.manufacturing.rul_page:page",
 )
