@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from core.store.engine import ensure_task_table
 from core.task import Task
-from pipelines.ingest import IngestResult, ingest_file
+from pipelines.ingest import IngestResult, attrs_path, ingest_file
 from pipelines.score import ScoreResult, score
 from pipelines.train import TrainResult, train
 
@@ -43,15 +44,25 @@ def sample_file(task: Task, file: Path | None = None) -> Path:
 
 def write_sample(task: Task, *, out: Path, rows: int | None = None,
                  seed: int = 0) -> tuple[Path, int]:
-    """Write the Task's seeded sample (what demo and tests ingest) as CSV; returns path and rows."""
+    """Write the Task's seeded sample (what demo and tests ingest) as CSV, and the Kind's
+    frame_attrs as FILE.attrs.json beside it when the Task has any; returns path and rows."""
     rows = task.sample_rows if rows is None else rows
     if rows < 1:
         raise ValueError(f"--rows must be at least 1, got {rows}")
     path = out
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = task.schema.validate(task.sample(rows, seed), lazy=True)
+    generated = task.sample(rows, seed)
+    frame = task.schema.validate(generated, lazy=True)
     partial = path.with_name(path.name + ".partial")  # never leave a half-written sample behind
     frame.to_csv(partial, index=False)
+    attrs = {name: generated.attrs[name] for name in task.kind.frame_attrs
+             if name in generated.attrs}
+    if attrs:  # what a CSV cannot hold (a graph's adjacency) goes beside it
+        side = attrs_path(path)
+        side_partial = side.with_name(side.name + ".partial")
+        side_partial.write_text(json.dumps(attrs, separators=(",", ":")) + "\n",
+                                encoding="utf-8")
+        side_partial.replace(side)
     partial.replace(path)
     return path, len(frame)
 

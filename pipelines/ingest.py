@@ -354,9 +354,36 @@ def ingest(
     return result
 
 
+def attrs_path(path: Path) -> Path:
+    """Where a schema CSV keeps its dataset attributes (the Kind's `frame_attrs`, e.g. a
+    graph's adjacency): FILE.attrs.json beside it (`verticals sample` writes it)."""
+    return path.with_name(path.stem + ".attrs.json")
+
+
+def read_attrs(path: Path, names: tuple[str, ...]) -> dict[str, object]:
+    """The Kind's `names` from the CSV's attrs file, {} when there is none."""
+    side = attrs_path(path)
+    if not names or not side.is_file():
+        return {}
+    try:
+        given = json.loads(side.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise IngestError(f"{side}: not valid JSON ({error}); it holds the dataset attributes "
+                          f"{list(names)} of {path.name}: fix or remove it") from error
+    if not isinstance(given, dict):
+        raise IngestError(f"{side}: expected a JSON object of {list(names)}, got "
+                          f"{type(given).__name__}")
+    return {name: given[name] for name in names if name in given}
+
+
 def ingest_file(engine: Engine, task: Task, path: Path) -> IngestResult:
-    """Ingest one CSV in the Task's schema."""
-    return ingest(engine, task, lambda: read_csv(path), source=str(path))
+    """Ingest one CSV in the Task's schema (with its FILE.attrs.json, if any)."""
+    def load() -> pd.DataFrame:
+        frame = read_csv(path)
+        frame.attrs.update(read_attrs(path, task.kind.frame_attrs))
+        return frame
+
+    return ingest(engine, task, load, source=str(path))
 
 
 def adapter_for(task: Task, path: Path) -> Dataset | None:
