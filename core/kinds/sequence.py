@@ -32,6 +32,7 @@ from core.kinds.sequence_windows import (
     conformal_scale,
     ensemble_quantiles,
     maintenance_plan,
+    risk_budget,
     rul_metrics,
     unit_windows,
 )
@@ -56,16 +57,19 @@ class SequenceRegression:
     Rows are (unit, step) with sensor readings; `label` is the step at which the unit failed,
     repeated on its rows (null while the unit is in service). Labels are that one column
     rather than none because the RUL is derived from it (RUL = label - step, capped at
-    `rul_cap`) for every row of a unit whose failure is known: run-to-failure histories (label
-    = their last step) and histories truncated before a known failure (C-MAPSS test units,
-    label = last step + the published RUL) alike; the live gate joins on it too. Features
-    never read it. `sensors` empty means every numeric column of the feature frame except the
-    keys, the label and `condition` (a column naming the operating condition; sensors are
-    z-scored within it, and those constant within their conditions are dropped by rule).
+    `rul_cap`) for every row of a unit whose failure is known; the live gate joins on it too.
+    Features never read it. `sensors` empty means every numeric column of the feature frame
+    except the keys, the label and `condition` (a column naming the operating condition;
+    sensors are z-scored within it, and those constant within their conditions are dropped).
 
+    `train` fits only on units run to failure (history reaching the label). A history that
+    stops before its known failure (C-MAPSS test units: label = last step + the published RUL)
+    is an evaluation unit: scored like any unit, never fitted, so the store's "predicted
+    against true" stays out of sample; a version's params name its fit and validation units.
     Validation holds out whole units (a seeded shuffle of units, `holdout` of them), cut at
     `cuts` seeded random steps each as the truncated test units are; the metrics are at those
     last steps, against the capped RUL. The interval is calibrated there (split conformal).
+    The maintenance decision is `sequence_windows.maintenance_plan`'s.
     """
 
     unit: str
@@ -98,6 +102,9 @@ class SequenceRegression:
         if self.window < 1 or self.rul_cap < 1 or not 0 < self.holdout < 1:
             raise ValueError(f"window ({self.window}) and rul_cap ({self.rul_cap}) must be "
                              f"positive and holdout ({self.holdout}) in (0, 1)")
+        if self.lead_time < 0:
+            raise ValueError(f"lead_time must be 0 or more steps, got {self.lead_time}")
+        risk_budget(self.failure_cost, self.overhaul_cost)  # raises unless both positive
 
     # --- the declared contract (core.kinds.base.Kind) -------------------------------------------
 
@@ -194,6 +201,15 @@ class SequenceRegression:
         known = frame[frame[self.label].notna()]
         return known.groupby(known[self.unit].astype(str))[self.label].max().astype(float)
 
+    def known_failures(self, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+        """(units run to failure: the history reaches the failure step; units truncated
+        before their known failure: evaluation units, never fitted). In-service units (no
+        label) are in neither."""
+        failure = self.failures(frame)
+        last = frame.groupby(frame[self.unit].astype(str))[self.step].max().astype(float)
+        reached = failure <= last.reindex(failure.index)
+        return sorted(failure.index[reached]), sorted(failure.index[~reached])
+
     def _windows(self, rows: pd.DataFrame, values: np.ndarray, units: Sequence[str],
                  which: str, rng: np.random.Generator | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,8 +240,9 @@ class SequenceRegression:
     def _split(self, units: list[str], seed: int) -> tuple[list[str], list[str]]:
         """Whole units: a seeded shuffle, `holdout` of them (at least one) held out."""
         if len(units) < 2:
-            raise ValueError(f"training needs at least 2 units with a known failure (found "
-                             f"{len(units)}): one to fit, one to hold out")
+            raise ValueError(f"training needs at least 2 units run to failure (found "
+                             f"{len(units)}): one to fit, one to hold out; units truncated "
+                             "before their known failure only evaluate")
         order = np.random.default_rng(seed).permutation(sorted(units))
         held = max(1, int(round(len(units) * self.holdout)))
         return sorted(order[held:].tolist()), sorted(order[:held].tolist())
@@ -244,9 +261,10 @@ class SequenceRegression:
         Xv, yv, _ = self._windows(rows, values, valid_units, "all")
         Xc, yc, _ = self._windows(rows, values, valid_units, "cuts",
                                   np.random.default_rng(seed + 1))
-        keep = y >= 0  # rows after a unit's recorded failure carry no target
+        # Rows after a unit's recorded failure carry no target; a cut there reads as failed.
+        keep, held = y >= 0, yv >= 0
         X, y = X[keep], np.minimum(y[keep], cap)
-        yv, yc = np.minimum(yv, cap), np.minimum(yc, cap)
+        Xv, yv, yc = Xv[held], np.minimum(yv[held], cap), np.clip(yc, 0.0, cap)
         names = list(task.candidates()) if models is None else [m for m in models
                                                                  if m != ENSEMBLE]
         fitted: dict[str, Any] = {}
@@ -277,9 +295,10 @@ class SequenceRegression:
         self, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed: int,
         models: tuple[str, ...] | None = None,
     ) -> list[Candidate]:
-        """Fit on every unit with a known failure (whole units held out for validation)."""
+        """Fit on the units run to failure (whole units held out for validation); units
+        truncated before their known failure are left out: they are the evaluation units."""
         rows = self.ordered(self.with_features(task, frame))
-        units = sorted(self.failures(rows).index)
+        units, truncated = self.known_failures(rows)
         result = self._fit(task, rows, units, profile=profile, seed=seed, models=models)
         normaliser = result["normaliser"]
         reference = reference_profile(rows[rows[self.unit].isin(result["fit_units"])],
@@ -289,7 +308,8 @@ class SequenceRegression:
             params = {"models": [json_params(m.get_params()) for m in item["members"]],
                       "interval_scale": item["scale"], "sensors": normaliser.sensors_,
                       "dropped_sensors": normaliser.dropped_,
-                      "valid_units": result["valid_units"], "fit_seconds": item["seconds"]}
+                      "fit_units": result["fit_units"], "valid_units": result["valid_units"],
+                      "truncated_units": truncated, "fit_seconds": item["seconds"]}
             candidates.append(Candidate(
                 name=name, predictor=self._predictor(item["members"], normaliser,
                                                      item["scale"]),
@@ -305,10 +325,7 @@ class SequenceRegression:
         step of every unit truncated before its known failure (the C-MAPSS test units) against
         its true, uncapped RUL; mean and std over `seeds` seeds (seed, seed+1, ...)."""
         rows = self.ordered(self.with_features(task, frame))
-        failure = self.failures(rows)
-        last = rows.groupby(self.unit)[self.step].max().astype(float)
-        ran = sorted(u for u in failure.index if failure[u] == last[u])
-        tested = sorted(u for u in failure.index if failure[u] > last[u])
+        ran, tested = self.known_failures(rows)
         if not tested:
             raise ValueError("the bench needs units truncated before their known failure "
                              "(test units with their RUL file); the frame has none")
@@ -364,9 +381,10 @@ class SequencePredictor:
         return calibrated(raw, self.scale)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The latest RUL of each unit with its interval, P(failure within the lead time) and
-        the recommended overhaul step; a unit with fewer steps than the window is scored from
-        a front-padded window and its payload says so."""
+        """The latest RUL of each unit with its interval, P(failure within the lead time), the
+        recommended overhaul step and P(failure before it), and the decision as the label
+        (`decisions[1]` when the overhaul must be planned now); a unit with fewer steps than
+        the window is scored from a front-padded window and its payload says so."""
         k = self.kind
         rows = k.ordered(frame)
         if not len(rows):
@@ -375,21 +393,23 @@ class SequencePredictor:
         units = sorted(rows[k.unit].unique())
         windows, _, _ = k._windows(rows, values, units, "last")
         q = self.quantiles(windows)
-        p_fail, ahead = maintenance_plan(q, k.lead_time, k.failure_cost, k.overhaul_cost)
+        plan = maintenance_plan(q, k.lead_time, k.failure_cost, k.overhaul_cost)
         counts = rows.groupby(k.unit)[k.step].agg(["max", "size"]).loc[units]
         payloads = []
         for i in range(len(units)):
             item: dict[str, Any] = {
                 "quantiles": {"0.1": float(q[i, 0]), "0.5": float(q[i, 1]),
                               "0.9": float(q[i, 2])},
-                "p_fail_within_lead": round(float(p_fail[i]), 6), "lead_time": k.lead_time,
-                "recommended_step": int(counts["max"].iloc[i] + ahead[i]),
+                "p_fail_within_lead": round(float(plan.p_fail_within_lead[i]), 6),
+                "lead_time": k.lead_time,
+                "recommended_step": int(counts["max"].iloc[i] + plan.ahead[i]),
+                "p_fail_by_recommended_step": round(float(plan.p_fail_by_then[i]), 6),
                 "cycles": int(counts["size"].iloc[i])}
             if counts["size"].iloc[i] < k.window:
                 item["note"] = (f"too short: {int(counts['size'].iloc[i])} of {k.window} "
                                 "steps; the window is padded with the first row")
             payloads.append(json.dumps(item))
-        label = np.where(ahead <= k.lead_time, k.decisions[1], k.decisions[0]).astype(object)
+        label = np.where(plan.due, k.decisions[1], k.decisions[0]).astype(object)
         return ledger_frame(len(units), np.asarray(units, dtype=object), q[:, 1],
                             step=counts["max"].to_numpy(dtype=np.int64), lower=q[:, 0],
                             upper=q[:, 2], label=label,

@@ -138,29 +138,83 @@ def _phi(z: np.ndarray) -> np.ndarray:
     return ndtr(z)
 
 
+def _scales(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The split normal's scales below and above the median (floored: a zero-width half would
+    divide by zero)."""
+    below = np.maximum(q[:, 1] - q[:, 0], 1e-6) / Z80
+    above = np.maximum(q[:, 2] - q[:, 1], 1e-6) / Z80
+    return below, above
+
+
 def failure_cdf(q: np.ndarray, t: np.ndarray) -> np.ndarray:
     """P(RUL <= t) per unit, from a split normal through q10/q50/q90: each half a normal with
     the scale that puts its 10% tail at the interval bound (exact at the three quantiles)."""
     med = q[:, 1:2]
-    below = np.maximum(q[:, 1:2] - q[:, 0:1], 1e-6) / Z80
-    above = np.maximum(q[:, 2:3] - q[:, 1:2], 1e-6) / Z80
+    below, above = (s[:, None] for s in _scales(q))
     t = np.atleast_2d(np.asarray(t, dtype=float))
     return np.where(t <= med, _phi((t - med) / below), _phi((t - med) / above))
 
 
-def maintenance_plan(q: np.ndarray, lead_time: int, failure_cost: float,
-                     overhaul_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """(P(failure within the lead time), cycles from now to the recommended overhaul).
+def failure_quantile(q: np.ndarray, level: float) -> np.ndarray:
+    """The RUL t with P(RUL <= t) = `level` per unit: failure_cdf's inverse."""
+    from scipy.special import ndtri
 
-    The overhaul is planned k >= lead_time cycles ahead (it cannot come sooner), at the k that
-    minimises the expected cost per cycle of remaining service: (failure_cost·F(k) +
-    overhaul_cost·(1 - F(k))) / E[min(RUL, k)], F the RUL distribution (age replacement).
+    if not 0 < level < 1:
+        raise ValueError(f"a quantile level must be in (0, 1), got {level}")
+    below, above = _scales(q)
+    z = float(ndtri(level))
+    return q[:, 1] + z * (below if level <= 0.5 else above)
+
+
+def risk_budget(failure_cost: float, overhaul_cost: float) -> float:
+    """The break-even probability of failure, overhaul_cost / (overhaul_cost + failure_cost):
+    above it an early overhaul is the cheaper error, below it running on is."""
+    if failure_cost <= 0 or overhaul_cost <= 0:
+        raise ValueError(f"failure_cost ({failure_cost}) and overhaul_cost ({overhaul_cost}) "
+                         "must be positive")
+    return overhaul_cost / (overhaul_cost + failure_cost)
+
+
+@dataclass(frozen=True)
+class MaintenancePlan:
+    """Per unit: P(failure within the lead time), the recommended overhaul in steps from now
+    (`ahead`), P(failure before that step) and whether it must be planned now (`due`)."""
+
+    p_fail_within_lead: np.ndarray
+    ahead: np.ndarray
+    p_fail_by_then: np.ndarray
+    due: np.ndarray
+    risk_budget: float
+
+
+def maintenance_plan(q: np.ndarray, lead_time: int, failure_cost: float,
+                     overhaul_cost: float) -> MaintenancePlan:
+    """The overhaul step of each unit from its calibrated RUL quantiles `q` (n, 3).
+
+    Two errors are possible at any future step s: running through s and failing first (cost
+    `failure_cost`), or overhauling before s a unit that would have lasted past it (cost
+    `overhaul_cost`: the early overhaul and the life thrown away). Running through s is the
+    better bet while P(RUL <= s)·failure_cost <= (1 - P(RUL <= s))·overhaul_cost, i.e. while
+    P(RUL <= s) <= a = overhaul_cost / (overhaul_cost + failure_cost), the risk budget. P rises
+    with s, so that holds up to one step and never after it: the recommended step is the latest
+    whole s with P(RUL <= s) <= a (the a-quantile of the RUL, floored), and never sooner than
+    `lead_time` (planning takes that long). When it is the earliest slot (s = lead_time) the
+    overhaul is `due`: planning must start now, since a cycle's wait leaves no slot within the
+    budget. That includes every unit with P(failure within the lead time) > a; its
+    p_fail_by_then (> a) shows the risk that remains even when planned at once.
+
+    The plan is re-made at every score: as a healthy unit runs on, its step moves with its
+    forecast. A forecast shifted to a shorter RUL, or with every CDF value higher, never gets a
+    later step, nor does a dearer failure (a smaller budget). The age-replacement rule
+    (minimise the expected cost per cycle of service) was dropped: it favours an early overhaul
+    only when the hazard rises with age, and the split normal of a forecast with a wide upper
+    tail has a hazard that falls at the median, so it left units predicted to fail now running.
     """
-    p_lead = failure_cdf(q, np.array([[lead_time]]))[:, 0]
-    horizon = int(max(np.nanmax(q[:, 2]) * 1.5 if len(q) else 0, lead_time)) + 2
-    ks = np.arange(0, horizon + 1)
-    F = failure_cdf(q, ks[None, :])  # (n, K)
-    used = np.cumsum(1.0 - F, axis=1) - (1.0 - F)  # E[min(T, k)] ≈ Σ_{t<k} P(T > t)
-    cost = (failure_cost * F + overhaul_cost * (1.0 - F)) / np.maximum(used, 1e-9)
-    cost[:, :max(lead_time, 1)] = np.inf  # k = 0 serves no cycle at all
-    return p_lead, ks[np.argmin(cost, axis=1)]
+    budget = risk_budget(failure_cost, overhaul_cost)
+    if lead_time < 0:
+        raise ValueError(f"lead_time must be 0 or more steps, got {lead_time}")
+    p_lead = failure_cdf(q, np.array([[lead_time]], dtype=float))[:, 0]
+    latest = np.floor(failure_quantile(q, budget))
+    ahead = np.maximum(latest, lead_time).astype(np.int64)
+    p_then = failure_cdf(q, ahead[:, None].astype(float))[:, 0]
+    return MaintenancePlan(p_lead, ahead, p_then, ahead <= lead_time, budget)

@@ -405,6 +405,49 @@ def latest_forecasts(engine: Engine, task: str, model_version_id: int, *,
     return pd.DataFrame(rows, columns=[c.name for c in columns])
 
 
+def latest_steps(engine: Engine, task: str, model_version_id: int, *,
+                 output: str = PRIMARY_OUTPUT, order: str = "entity",
+                 limit: int = 20 * MAX_ROWS) -> pd.DataFrame:
+    """A version's ledger rows of `output` at each entity's latest as_of and, within it, its
+    latest step: the current prediction of every entity of a step-indexed Kind however many
+    steps it was scored at (one row per entity, or per horizon), with its label. Ordered by
+    entity (`order="entity"`) or by score (`"score_asc"`, `"score_desc"`: the capped listing
+    keeps that end), at most `limit` rows (20,000 at most)."""
+    # rank(), not a join on max(step): one pass, and every horizon of the newest step ties at 1.
+    newest = sa.func.rank().over(
+        partition_by=predictions.c.entity_key,
+        order_by=(predictions.c.as_of.desc(), predictions.c.step.desc())).label("newest")
+    ranked = (sa.select(*_PREDICTION_COLUMNS, newest)
+              .where(*_of_version(task, model_version_id, output)).subquery())
+    orders = {"entity": (), "score_asc": (ranked.c.score.asc(),),
+              "score_desc": (ranked.c.score.desc(),)}
+    if order not in orders:
+        raise ValueError(f"unknown order {order!r}: use one of {', '.join(orders)}")
+    query = (sa.select(*(ranked.c[c.name] for c in _PREDICTION_COLUMNS))
+             .where(ranked.c.newest == 1)
+             .order_by(*orders[order], ranked.c.entity_key, ranked.c.horizon)
+             .limit(max(1, min(limit, 20 * MAX_ROWS))))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in _PREDICTION_COLUMNS])
+
+
+def step_predictions(engine: Engine, task: str, model_version_id: int, entity_key: str, *,
+                     output: str = PRIMARY_OUTPUT, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """One entity's ledger rows of a version and `output`, the `limit` with the highest steps
+    (of every as_of), oldest step first: the prediction as it moved step by step."""
+    query = (sa.select(*_PREDICTION_COLUMNS)
+             .where(*_of_version(task, model_version_id, output),
+                    predictions.c.entity_key == entity_key)
+             .order_by(predictions.c.step.desc(), predictions.c.as_of.desc(),
+                       predictions.c.horizon)
+             .limit(max(1, min(limit, MAX_ROWS))))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame(rows, columns=[c.name for c in _PREDICTION_COLUMNS])
+    return frame.iloc[::-1].reset_index(drop=True)
+
+
 def entity_history(
     engine: Engine, task: str, input_table: str, entity_column: str, entity: Any,
     time_column: str, value_column: str, limit: int = MAX_ROWS,

@@ -90,7 +90,9 @@ def _subset(folder: Path, subset: str | None) -> str:
 def cmapss(path: str | Path, subset: str | None = None) -> pd.DataFrame:
     """A C-MAPSS subset folder (train_FD00x.txt, and test_FD00x.txt with RUL_FD00x.txt):
     training units as "train-<n>" with failure_cycle = their last cycle, test units as
-    "test-<n>" with failure_cycle = last cycle + the RUL file's value (ids never collide)."""
+    "test-<n>" with failure_cycle = last cycle + the RUL file's value (ids never collide).
+    A test unit's history stops before its failure, so the Kind never fits on it (it trains
+    on units run to failure): stored beside the training units, it stays a test unit."""
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: pass the folder holding train_FD00x.txt")

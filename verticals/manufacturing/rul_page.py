@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from core.kinds.base import PRIMARY_OUTPUT
 from core.kinds.sequence import SequenceRegression
+from core.kinds.sequence_windows import risk_budget
 
 if TYPE_CHECKING:
     from core.page import PageContext
@@ -23,8 +24,11 @@ if TYPE_CHECKING:
 FLEET_CHART_UNITS = 40  # the chart shows the riskiest; the table lists every scored unit
 TREND_SENSORS = 4  # sensors drawn by default: those that move most over the unit's life
 RISK_SCALE = "YlOrRd"
-HELD_OUT, NOT_HELD_OUT = "held out from the fit", "not held out (may be in its training data)"
-P_FAIL = "P(fail in lead time)"
+# What the champion's training did with a unit: the truth panel's groups, cleanest first.
+UNSEEN = "never trained on (e.g. test units)"
+HELD_OUT = "held out from the fit (validation)"
+FITTED = "fitted on (its training data)"
+P_FAIL, P_FAIL_BY_THEN = "P(fail in lead time)", "P(fail before overhaul)"
 
 
 # --- data access (through the PageContext's named, cached queries) -------------------------
@@ -39,23 +43,31 @@ def sequence_kind(ctx: PageContext) -> SequenceRegression:
     return kind
 
 
-def ledger_rows(ctx: PageContext) -> pd.DataFrame:
-    """The champion's primary-output rows, one per unit and scored cycle, with the decision
-    fields of the payload as columns (p_fail, recommended_step, cycles, note).
-
-    `latest_forecasts` keeps each unit's rows at its newest as_of; this Kind writes no time
-    (every row is at the epoch), so that is every cycle the unit was scored at.
-    """
-    frame = ctx.query("latest_forecasts", ctx.champion.id)
-    payload = [json.loads(p) if isinstance(p, str) else {} for p in frame["payload"]]
-    return frame.assign(
-        step=frame["step"].astype(int),
-        score=frame["score"].astype(float), lower=frame["lower"].astype(float),
-        upper=frame["upper"].astype(float),
+def with_payload(rows: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows with typed numbers and the decision fields of the payload as columns
+    (p_fail, recommended_step, p_fail_by_then, cycles, note)."""
+    payload = [json.loads(p) if isinstance(p, str) else {} for p in rows["payload"]]
+    return rows.assign(
+        step=rows["step"].astype(int),
+        score=rows["score"].astype(float), lower=rows["lower"].astype(float),
+        upper=rows["upper"].astype(float),
         p_fail=[float(p.get("p_fail_within_lead", np.nan)) for p in payload],
         recommended_step=pd.array([p.get("recommended_step") for p in payload], dtype="Int64"),
+        p_fail_by_then=[float(p.get("p_fail_by_recommended_step", np.nan)) for p in payload],
         cycles=pd.array([p.get("cycles") for p in payload], dtype="Int64"),
         note=[p.get("note", "") for p in payload])
+
+
+def fleet_rows(ctx: PageContext) -> pd.DataFrame:
+    """The champion's primary-output row of each unit at its latest scored cycle, with its
+    label (the decision), however many cycles each unit was scored at; shortest RUL first,
+    so the store's row cap would drop the healthiest units."""
+    return with_payload(ctx.query("latest_steps", ctx.champion.id, order="score_asc"))
+
+
+def unit_history(ctx: PageContext, unit: str) -> pd.DataFrame:
+    """The champion's predictions of one unit at every cycle it was scored at, oldest first."""
+    return with_payload(ctx.query("step_predictions", ctx.champion.id, unit))
 
 
 def failure_cycles(ctx: PageContext, units: list[str]) -> pd.DataFrame:
@@ -81,29 +93,24 @@ def sensor_trends(ctx: PageContext, unit: str, sensors: list[str]) -> pd.DataFra
 # --- what the page shows (pure functions of frames) -------------------------------------------
 
 
-def fleet_frame(ledger: pd.DataFrame) -> pd.DataFrame:
-    """Each unit at its latest scored cycle, riskiest first: highest P(fail within the lead
-    time), then the shortest RUL."""
-    latest = ledger.sort_values("step").groupby("entity_key", sort=False).tail(1)
+def fleet_frame(latest: pd.DataFrame) -> pd.DataFrame:
+    """Units (one row each, at their latest scored cycle) riskiest first: highest P(fail
+    within the lead time), then the shortest RUL."""
     ranked = latest.sort_values(["p_fail", "score", "entity_key"],
                                 ascending=[False, True, True], kind="stable")
     return ranked.reset_index(drop=True)
 
 
-def fleet_table(fleet: pd.DataFrame, kind: SequenceRegression) -> pd.DataFrame:
+def fleet_table(fleet: pd.DataFrame) -> pd.DataFrame:
     """The fleet as shown: unit, cycle, RUL and its 80% interval, P(fail in lead time), the
-    decision and the cycle to overhaul at, and the predictor's note.
-
-    The decision is the ledger's label, re-derived from the payload as the predictor sets it
-    (overhaul due within the lead time), since latest_forecasts does not read the label."""
-    ahead = (fleet["recommended_step"] - fleet["step"]).to_numpy(dtype=float, na_value=np.nan)
-    due = ahead <= kind.lead_time
+    decision (the ledger's label, as the predictor wrote it), the cycle to overhaul at with
+    P(failure before it), and the predictor's note."""
     return pd.DataFrame({
         "unit": fleet["entity_key"], "cycle": fleet["step"],
         "RUL (cycles)": fleet["score"], "RUL low (10%)": fleet["lower"],
         "RUL high (90%)": fleet["upper"], P_FAIL: fleet["p_fail"],
-        "decision": np.where(due, kind.decisions[1], kind.decisions[0]),
-        "overhaul at cycle": fleet["recommended_step"], "note": fleet["note"]})
+        "decision": fleet["label"], "overhaul at cycle": fleet["recommended_step"],
+        P_FAIL_BY_THEN: fleet["p_fail_by_then"], "note": fleet["note"]})
 
 
 def fleet_figure(fleet: pd.DataFrame, lead_time: int) -> go.Figure:
@@ -208,23 +215,31 @@ def candidate_figure(board: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def truth_frame(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame,
-                held_out: list[str]) -> pd.DataFrame:
+def training_groups(model: ModelSummary, units: pd.Series) -> np.ndarray:
+    """What the model's training did with each unit: FITTED, HELD_OUT or UNSEEN, from the
+    fit and validation units its params name. A version whose params predate `fit_units`
+    counts every unit it did not hold out as fitted: it may have been."""
+    held = set(model.params.get("valid_units") or [])
+    fitted = model.params.get("fit_units")
+    in_fit = units.isin(fitted) if fitted is not None else ~units.isin(held)
+    return np.select([units.isin(held), in_fit], [HELD_OUT, FITTED], UNSEEN).astype(object)
+
+
+def truth_frame(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
     """Units whose failure cycle is stored, at their latest scored cycle, with the true RUL
-    (`actual`, as the Kind defines it: failure cycle - cycle, uncapped) and whether the
-    champion held the unit out of its fit."""
+    (`actual`, as the Kind defines it: failure cycle - cycle, uncapped) and what the
+    champion's training did with the unit (`group`)."""
     kind = sequence_kind(ctx)
     known = failures["failure"].dropna()
     stored = pd.DataFrame({kind.entity: known.index, kind.label_columns[0]: known.to_numpy()})
     realised = kind.realised(ctx.task, stored, fleet.assign(output=PRIMARY_OUTPUT))
-    return realised.assign(group=np.where(realised["entity_key"].isin(held_out), HELD_OUT,
-                                          NOT_HELD_OUT))
+    return realised.assign(group=training_groups(ctx.champion, realised["entity_key"]))
 
 
 def truth_figure(truth: pd.DataFrame, cap: float) -> go.Figure:
     """Predicted against true RUL with the 80% interval; the diagonal is a perfect forecast."""
     figure = go.Figure()
-    for group, colour in ((HELD_OUT, "#0969da"), (NOT_HELD_OUT, "#8c959f")):
+    for group, colour in ((UNSEEN, "#1a7f37"), (HELD_OUT, "#0969da"), (FITTED, "#8c959f")):
         rows = truth[truth["group"] == group]
         if rows.empty:
             continue
@@ -262,15 +277,15 @@ def page(ctx: PageContext) -> None:
     if ctx.champion is None:
         st.info(f"No champion yet: run `verticals train {ctx.task.name}` first.")
         return
-    ledger = ledger_rows(ctx)
-    if ledger.empty:
+    latest = fleet_rows(ctx)
+    if latest.empty:
         st.info(f"The champion v{ctx.champion.version} has scored nothing yet: run "
                 f"`verticals score {ctx.task.name}`.")
         return
-    fleet = fleet_frame(ledger)
+    fleet = fleet_frame(latest)
     failures = failure_cycles(ctx, fleet["entity_key"].tolist())
     fleet_section(ctx, fleet)
-    unit_section(ctx, fleet, ledger, failures)
+    unit_section(ctx, fleet, failures)
     candidate_section(ctx)
     truth_section(ctx, fleet, failures)
 
@@ -286,25 +301,29 @@ def fleet_section(ctx: PageContext, fleet: pd.DataFrame) -> None:
         f"{lead} cycles, by {champion_label(ctx.champion)}: the dot is the median remaining "
         "useful life in cycles from each unit's latest scored cycle, the bar its 80% interval "
         "(calibrated on held-out units), the colour P(failure within the lead time).")
-    table = fleet_table(fleet, kind)
+    table = fleet_table(fleet)
     st.dataframe(table, hide_index=True, key="rul-fleet-table", column_config={
         "RUL (cycles)": st.column_config.NumberColumn(format="%.1f"),
         "RUL low (10%)": st.column_config.NumberColumn(format="%.1f"),
         "RUL high (90%)": st.column_config.NumberColumn(format="%.1f"),
         P_FAIL: st.column_config.ProgressColumn(P_FAIL, min_value=0.0, max_value=1.0,
                                                 format="%.3f"),
-        "overhaul at cycle": st.column_config.NumberColumn(format="%d")})
+        "overhaul at cycle": st.column_config.NumberColumn(format="%d"),
+        P_FAIL_BY_THEN: st.column_config.NumberColumn(format="%.3f")})
     planned = int((table["decision"] == kind.decisions[1]).sum())
-    st.caption(f"Every scored unit, riskiest first. Decision \"{kind.decisions[1]}\": the "
-               "overhaul cycle with the lowest expected cost per cycle of service (cost of a "
-               f"failure {kind.failure_cost:,.0f} against an overhaul {kind.overhaul_cost:,.0f}) "
-               "falls "
-               f"within the lead time — {planned} of {len(table)} units now. A note marks a "
-               f"unit with fewer than {kind.window} cycles, scored from a padded window.")
+    budget = risk_budget(kind.failure_cost, kind.overhaul_cost)
+    st.caption(
+        f"Every scored unit, riskiest first. Overhaul at cycle: the latest cycle at which the "
+        f"chance of failing first is still at most {budget:.1%}, the break-even of an early "
+        f"overhaul ({kind.overhaul_cost:,.0f}) against a failure in service "
+        f"({kind.failure_cost:,.0f}), and never sooner than the lead time. "
+        f"\"{kind.decisions[1]}\": that cycle is the earliest one planning allows, so planning "
+        f"must start now — {planned} of {len(table)} units; a unit whose P(fail before "
+        f"overhaul) is still above {budget:.1%} is at risk even so. A note marks a unit with "
+        f"fewer than {kind.window} cycles, scored from a padded window.")
 
 
-def unit_section(ctx: PageContext, fleet: pd.DataFrame, ledger: pd.DataFrame,
-                 failures: pd.DataFrame) -> None:
+def unit_section(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame) -> None:
     st.subheader("Unit sensor trends and predicted end of life")
     units = fleet["entity_key"].tolist()
     unit = st.selectbox("Unit", units, key="rul-unit", help="riskiest first")
@@ -317,7 +336,7 @@ def unit_section(ctx: PageContext, fleet: pd.DataFrame, ledger: pd.DataFrame,
                             key=f"rul-sensors-{unit}",
                             help="the sensors the champion reads; the default shows the four "
                                  "that change most over this unit's cycles")
-    history = ledger[ledger["entity_key"] == unit].sort_values("step")
+    history = unit_history(ctx, unit)
     failure = float(failures["failure"].astype(float).get(unit, np.nan))
     latest = history.iloc[-1]
     st.plotly_chart(unit_figure(trends[chosen], history, failure, unit), width="stretch",
@@ -359,29 +378,33 @@ def candidate_section(ctx: PageContext) -> None:
 def truth_section(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame) -> None:
     st.subheader("Predicted against true RUL")
     kind = sequence_kind(ctx)
-    held_out = list(ctx.champion.params.get("valid_units") or [])
-    truth = truth_frame(ctx, fleet, failures, held_out)
+    truth = truth_frame(ctx, fleet, failures)
     if truth.empty:
         st.info("No scored unit has a stored failure cycle: ingest units with a known failure "
                 "(C-MAPSS test units with their RUL file) and score them to compare.")
         return
     tiles = st.columns(3)
-    held = truth[truth["group"] == HELD_OUT]
     tiles[0].metric("Units with a known failure", f"{len(truth)}",
                     help="scored units whose failure cycle is stored")
-    if len(held):
-        figures = kind.live_metrics(held)
-        tiles[1].metric("RMSE on held-out units (cycles)", f"{figures['rmse']:.1f}",
-                        help=f"{len(held)} units the champion kept out of its fit, at their "
-                             "latest scored cycle, against the uncapped true RUL")
-        tiles[2].metric("MAE on held-out units (cycles)", f"{figures['mae']:.1f}")
+    # The cleanest comparison there is: units never trained on, else the validation units.
+    shown = next((g for g in (UNSEEN, HELD_OUT) if (truth["group"] == g).any()), None)
+    if shown is not None:
+        rows = truth[truth["group"] == shown]
+        what = "units never trained on" if shown == UNSEEN else "held-out units"
+        figures = kind.live_metrics(rows)
+        tiles[1].metric(f"RMSE on {what} (cycles)", f"{figures['rmse']:.1f}",
+                        help=f"{len(rows)} units ({shown}), at their latest scored cycle, "
+                             "against the uncapped true RUL")
+        tiles[2].metric(f"MAE on {what} (cycles)", f"{figures['mae']:.1f}")
     st.plotly_chart(truth_figure(truth, float(kind.rul_cap)), width="stretch",
                     key="rul-truth-chart")
     st.caption(
         f"Each unit at its latest scored cycle, by {champion_label(ctx.champion)}: true RUL = "
         "stored failure cycle - that cycle (uncapped; C-MAPSS test units: last cycle + the RUL "
-        "file). Blue: the units it held out of its fit; grey: the others, which it may have "
-        "been trained on, so their errors flatter it. The model learns RUL capped at "
+        "file). Green: units it never trained on (training uses units run to failure "
+        "only, so units truncated before their known failure are test units); blue: the "
+        "units it held out of its fit for validation; grey: units it was fitted on, whose "
+        "errors flatter it. The model learns RUL capped at "
         f"{kind.rul_cap}: units further from failure read low by design.")
     st.dataframe(pd.DataFrame({
         "unit": truth["entity_key"], "cycle": truth["step"], "true RUL": truth["actual"],

@@ -13,12 +13,17 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from scipy.special import ndtr, ndtri
 
 from core.kinds.contract import check_kind
-from core.kinds.sequence import SequenceRegression
+from core.kinds.sequence import SequencePredictor, SequenceRegression
 from core.kinds.sequence_windows import (
+    GLOBAL,
+    Z80,
+    Normaliser,
     calibrated,
     conformal_scale,
+    failure_cdf,
     maintenance_plan,
     phm08,
     unit_windows,
@@ -105,6 +110,32 @@ def test_target_is_failure_minus_step_capped_and_held_out_units_never_train() ->
     assert set(candidate.metrics) == {"rmse", "mae", "phm08", "coverage80"}
 
 
+def test_units_truncated_before_their_known_failure_never_train() -> None:
+    """C-MAPSS test units (failure = last cycle + the RUL file) beside run-to-failure units:
+    neither fitted nor validated on, named in the params, and scored like any unit."""
+    tested = units({"t1": 30, "t2": 25}, seed=4)
+    tested = tested[tested["cycle"] <= 15]  # the failure stays known: 30 and 25
+    service = units({"s1": 20}, seed=5).assign(failure=pd.NA)
+    spec = task({"rec": Recorder})
+    Recorder.seen.clear()
+    [candidate] = spec.kind.train(spec, pd.concat([units(LIVES), tested, service]),
+                                  profile="smoke", seed=3, models=("rec",))
+    params = candidate.params
+    assert params["truncated_units"] == ["t1", "t2"]
+    assert sorted(params["fit_units"] + params["valid_units"]) == sorted(LIVES)
+    seen = Recorder.seen[0]
+    assert len(seen["target"]) == sum(LIVES[u] for u in params["fit_units"])
+    assert len(seen["valid"][1]) == sum(LIVES[u] for u in params["valid_units"])
+    assert KIND.known_failures(pd.concat([units(LIVES), tested, service])) == (
+        sorted(LIVES), ["t1", "t2"])
+    scored = candidate.predictor.predict(tested.drop(columns="failure"))
+    assert scored["entity_key"].tolist() == ["t1", "t2"] and scored["step"].tolist() == [15, 15]
+    with pytest.raises(ValueError, match="at least 2 units run to failure .found 1.: .*"
+                                         "truncated before their known failure only evaluate"):
+        spec.kind.train(spec, pd.concat([units({"u": 20}), tested]), profile="smoke", seed=0,
+                        models=("rec",))
+
+
 def test_a_unit_shorter_than_the_window_is_padded_and_noted() -> None:
     values = np.arange(6, dtype=float).reshape(3, 2)
     window = unit_windows(values, 5)[-1]
@@ -143,12 +174,115 @@ def test_the_conformal_scale_gives_80_percent_coverage_on_new_units() -> None:
     assert inside(calibrated(q_new, scale), y_new) == pytest.approx(0.8, abs=0.03)
 
 
-def test_the_plan_overhauls_a_risky_unit_sooner() -> None:
-    q = np.array([[2.0, 8.0, 15.0], [60.0, 90.0, 120.0]])
-    p, ahead = maintenance_plan(q, lead_time=3, failure_cost=10.0, overhaul_cost=1.0)
-    assert p[0] > 0.05 > p[1] >= 0 and 3 <= ahead[0] < ahead[1] <= 120
-    p_cheap, ahead_cheap = maintenance_plan(q, 3, failure_cost=1.01, overhaul_cost=1.0)
-    assert (ahead_cheap >= ahead).all()  # a failure costing little: run longer
+BUDGET = 1 / 11  # overhaul_cost / (overhaul_cost + failure_cost) at 1 against 10
+
+
+def lower_spread_for(latest: float, median: float = 40.0) -> np.ndarray:
+    """q with the given median whose BUDGET-quantile is `latest` (the upper half as wide)."""
+    width = (median - latest) * Z80 / -ndtri(BUDGET)
+    return np.array([[median - width, median, median + width]])
+
+
+def test_the_plan_is_the_latest_step_within_the_risk_budget() -> None:
+    plan = maintenance_plan(np.array([[60.0, 90.0, 120.0]]), 3, 10.0, 1.0)
+    assert plan.risk_budget == pytest.approx(BUDGET)
+    # 90 + ndtri(1/11) * 30 / Z80 = 58.74: the latest whole step with P(RUL <= s) <= 1/11.
+    assert plan.ahead.tolist() == [58] and plan.due.tolist() == [False]
+    assert plan.p_fail_by_then[0] == pytest.approx(float(failure_cdf(
+        np.array([[60.0, 90.0, 120.0]]), np.array([[58.0]]))[0, 0]))
+    assert plan.p_fail_by_then[0] <= BUDGET < failure_cdf(np.array([[60.0, 90.0, 120.0]]),
+                                                          np.array([[59.0]]))[0, 0]
+    assert plan.p_fail_within_lead[0] == pytest.approx(float(ndtr((3 - 90) / (30 / Z80))))
+    # A healthy unit: its predicted end of life less a margin, the lower interval's width.
+    healthy = maintenance_plan(np.array([[100.0, 110.0, 125.0]]), 15, 1e6, 1.5e5)
+    margin = 110 - healthy.ahead[0]
+    assert not healthy.due[0] and 5 <= margin <= 10  # 10 * ndtri(0.13) / Z80 = 8.8
+
+
+def test_a_unit_failing_now_is_planned_now() -> None:
+    """The FD001 defect: a unit predicted at RUL 0 (interval 0-125) with P(fail within the
+    lead time) 0.56 was left to run, its overhaul 189 cycles away (age replacement)."""
+    plan = maintenance_plan(np.array([[0.0, 0.0, 125.0]]), 15, 1e6, 1.5e5)
+    assert plan.p_fail_within_lead[0] == pytest.approx(0.5 + (ndtr(15 * Z80 / 125) - 0.5))
+    assert plan.p_fail_within_lead[0] > plan.risk_budget
+    assert plan.due.tolist() == [True] and plan.ahead.tolist() == [15]
+    assert plan.p_fail_by_then[0] == pytest.approx(plan.p_fail_within_lead[0])
+
+
+@pytest.mark.parametrize(("latest", "ahead", "due"), [
+    (9.9, 10, True),  # P(fail within the lead time) > budget: plan now
+    (10.5, 10, True),  # within budget at the lead time, not a cycle later: plan now
+    (11.2, 11, False),  # a cycle to spare: run, overhaul at 11
+    (30.7, 30, False),
+])
+def test_the_decision_turns_where_the_risk_budget_is_spent(latest: float, ahead: int,
+                                                          due: bool) -> None:
+    q = lower_spread_for(latest)
+    plan = maintenance_plan(q, 10, 10.0, 1.0)
+    assert plan.ahead.tolist() == [ahead] and plan.due.tolist() == [due]
+    assert (plan.p_fail_within_lead[0] > BUDGET) == (latest < 10)
+
+
+def test_the_plan_is_monotone_and_planning_now_covers_every_unit_over_budget() -> None:
+    rng = np.random.default_rng(0)
+    median = rng.uniform(0, 125, 500)
+    q = np.column_stack([median - rng.uniform(0, 40, 500), median,
+                         median + rng.uniform(0, 60, 500)]).clip(0)
+    plan = maintenance_plan(q, 15, 1e6, 1.5e5)
+    assert plan.due[plan.p_fail_within_lead > plan.risk_budget].all()
+    assert (plan.due == (plan.ahead == 15)).all() and (plan.ahead >= 15).all()
+    assert 0 < plan.due.mean() < 1
+    # A shorter forecast (every quantile d lower) never gets a later step.
+    steps = [maintenance_plan(q - d, 15, 1e6, 1.5e5).ahead for d in range(0, 60, 5)]
+    assert (np.diff(np.stack(steps), axis=0) <= 0).all()
+    # Nor does a dearer failure (a smaller budget).
+    dear = [maintenance_plan(q, 15, cost, 1.5e5).ahead for cost in (2e5, 1e6, 5e6, 5e7)]
+    assert (np.diff(np.stack(dear), axis=0) <= 0).all()
+    # With a budget of 10% or more, lowering any one quantile never moves the step later.
+    for column in range(3):
+        lower = q.copy()
+        lower[:, column] -= rng.uniform(0, 10, 500)
+        lower[:, 1] = np.maximum(lower[:, 1], lower[:, 0])
+        lower[:, 2] = np.maximum(lower[:, 2], lower[:, 1])
+        assert (maintenance_plan(lower, 15, 1e6, 1.5e5).ahead <= plan.ahead).all(), column
+
+
+def test_bad_costs_and_lead_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        replace(KIND, overhaul_cost=0.0)
+    with pytest.raises(ValueError, match="lead_time must be 0 or more"):
+        replace(KIND, lead_time=-1)
+
+
+class Echo(Hyperparameters):
+    """Quantiles from the window's last reading m of the first sensor: (m - 10, m, m + 10)."""
+
+    format = "echo"
+
+    def __init__(self) -> None:
+        pass
+
+    def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
+        m = windows[:, -1, 0].astype(float)
+        return np.column_stack([m - 10, m, m + 10])
+
+
+def test_the_ledger_label_is_the_decision() -> None:
+    identity = Normaliser(["a"], [], {GLOBAL: {"mean": [0.0], "std": [1.0]}})
+    predictor = SequencePredictor([Echo()], identity, 1.0, KIND)  # lead 3, costs 10 and 1
+    frame = pd.DataFrame({"unit": ["failing"] * 6 + ["healthy"] * 6,
+                          "cycle": list(range(1, 7)) * 2,
+                          "a": [9.0] * 5 + [2.0] + [99.0] * 5 + [80.0]})
+    ledger = predictor.predict(frame).set_index("entity_key")
+    assert ledger["label"].to_dict() == {"failing": "plan overhaul", "healthy": "run"}
+    failing = json.loads(ledger.loc["failing", "payload"])
+    assert failing["recommended_step"] == 6 + 3 and failing["p_fail_within_lead"] > BUDGET
+    healthy = json.loads(ledger.loc["healthy", "payload"])
+    # 80 + ndtri(1/11) * 10 / Z80 = 69.58: overhaul 69 cycles after cycle 6.
+    assert healthy["recommended_step"] == 6 + 69
+    assert healthy["p_fail_by_recommended_step"] <= BUDGET
+    assert healthy["p_fail_within_lead"] == pytest.approx(float(ndtr((3 - 80) * Z80 / 10)),
+                                                          abs=1e-6)
 
 
 def test_save_and_load_give_the_same_rows(tmp_path: Path) -> None:
@@ -200,8 +334,6 @@ def test_realised_compares_forecasts_with_the_failure_that_arrived() -> None:
 
 
 def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -> None:
-    from core.kinds.sequence_windows import Normaliser
-
     rng = np.random.default_rng(0)
     condition = np.repeat(["low", "high"], 50)
     frame = pd.DataFrame({

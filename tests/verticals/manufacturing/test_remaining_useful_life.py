@@ -139,3 +139,38 @@ def test_later_cycles_of_a_unit_change_its_forecast_without_duplicates(engine) -
     others = latest.drop(index=unit)
     assert len(after) == len(ledger) + 1 and len(others) == len(ledger) - 1
     assert np.isfinite(after["score"]).all()
+
+
+def to_cmapss(frame: pd.DataFrame, path: Path) -> list[str]:
+    """Write `frame`'s units as a C-MAPSS file (units renumbered 1, 2, ...); their names."""
+    names = frame["unit"].drop_duplicates().tolist()
+    numbered = frame.assign(unit=frame["unit"].map({u: i + 1 for i, u in enumerate(names)}))
+    numbered[list(rul_data.COLUMNS)].to_csv(path, sep=" ", header=False, index=False)
+    return names
+
+
+def test_test_units_from_the_rul_file_are_scored_but_never_trained_on(
+        tmp_path: Path, engine) -> None:
+    frame = TASK.sample(3000, 0)
+    failure = frame.groupby("unit")[rul_data.FAILURE].first()
+    ran = failure.dropna().index.tolist()
+    folder = tmp_path / "fd"
+    folder.mkdir()
+    to_cmapss(frame[frame["unit"].isin(ran[:-3])], folder / "train_FD001.txt")
+    held = frame[frame["unit"].isin(ran[-3:])]
+    truncated = held[held.groupby("unit").cumcount(ascending=False) >= 12]  # 12 cycles short
+    to_cmapss(truncated, folder / "test_FD001.txt")
+    (folder / "RUL_FD001.txt").write_text("12\n12\n12\n")
+    ingest(engine, TASK, lambda: rul_data.cmapss(folder), source="cmapss")
+    train(engine, TASK, profile="smoke")
+    with engine.connect() as conn:
+        params = json.loads(conn.execute(sa.text(
+            "SELECT params FROM model_versions ORDER BY id DESC")).scalars().first())
+    tests = ["test-1", "test-2", "test-3"]
+    assert params["truncated_units"] == tests
+    assert sorted(params["fit_units"] + params["valid_units"]) == sorted(
+        f"train-{i}" for i in range(1, len(ran) - 2))
+    score(engine, TASK)
+    ledger = _ledger(engine).set_index("entity_key")
+    assert set(tests) <= set(ledger.index)  # the test units are scored like any unit
+    assert ledger.loc[tests, "step"].tolist() == truncated.groupby("unit").size().tolist()

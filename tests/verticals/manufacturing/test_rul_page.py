@@ -23,9 +23,11 @@ from pipelines.train import train
 from verticals.manufacturing import rul_data as data
 from verticals.manufacturing.remaining_useful_life import TASK
 from verticals.manufacturing.rul_page import (
+    FITTED,
     HELD_OUT,
-    NOT_HELD_OUT,
     P_FAIL,
+    P_FAIL_BY_THEN,
+    UNSEEN,
     candidate_frame,
     fleet_frame,
     moving_sensors,
@@ -137,6 +139,15 @@ def test_the_fleet_is_ranked_by_risk_and_shows_the_ledger(store: str,
     assert shown["decision"].to_dict() == latest["label"].to_dict()
     assert shown["overhaul at cycle"].astype(int).to_dict() == payload.map(
         lambda p: p["recommended_step"]).to_dict()
+    assert shown[P_FAIL_BY_THEN].to_dict() == pytest.approx(
+        payload.map(lambda p: p["p_fail_by_recommended_step"]).to_dict())
+    # "plan overhaul" exactly when the overhaul is the earliest slot, now + the lead time,
+    # which every unit over the risk budget gets.
+    due = shown["overhaul at cycle"].astype(int) == shown["cycle"] + TASK.kind.lead_time
+    assert ((shown["decision"] == "plan overhaul") == due).all()
+    budget = TASK.kind.overhaul_cost / (TASK.kind.overhaul_cost + TASK.kind.failure_cost)
+    assert (shown.loc[shown[P_FAIL] > budget, "decision"] == "plan overhaul").all()
+    assert set(shown["decision"]) == {"run", "plan overhaul"}
     # The 13-cycle unit is shorter than the window: the predictor's note is shown.
     assert shown.loc["unit-018", "note"].startswith("too short: 13 of 30")
 
@@ -218,15 +229,21 @@ def test_predicted_against_true_rul_where_the_failure_is_stored(
     assert truth["predicted RUL"].to_dict() == pytest.approx(
         latest["score"].reindex(known.index).to_dict())
     engine = make_engine(store)
-    held = set(champion(engine, TASK.name).params["valid_units"])
+    params = champion(engine, TASK.name).params
     engine.dispose()
-    assert {u for u in truth.index if truth.loc[u, "group"] == HELD_OUT} == held & set(known.index)
-    assert set(truth["group"]) <= {HELD_OUT, NOT_HELD_OUT}
-    errors = (truth["predicted RUL"] - truth["true RUL"])[truth["group"] == HELD_OUT]
-    rmse = next(m.value for m in at.metric if m.label == "RMSE on held-out units (cycles)")
+    # The truncated units are never trained on: the page's test units.
+    assert params["truncated_units"] == sorted(TESTED)
+    assert not set(TESTED) & set(params["fit_units"] + params["valid_units"])
+    groups = truth["group"].to_dict()
+    assert {u for u, g in groups.items() if g == UNSEEN} == set(TESTED)
+    assert {u for u, g in groups.items() if g == HELD_OUT} == set(params["valid_units"])
+    assert {u for u, g in groups.items() if g == FITTED} == set(params["fit_units"])
+    errors = (truth["predicted RUL"] - truth["true RUL"])[list(TESTED)]
+    rmse = next(m.value for m in at.metric
+                if m.label == "RMSE on units never trained on (cycles)")
     assert rmse == f"{np.sqrt(np.mean(errors ** 2)):.1f}"
     figure = chart(at, "rul-truth-chart")
-    assert {t["name"] for t in figure["data"]} >= {HELD_OUT, "perfect"}
+    assert {t["name"] for t in figure["data"]} == {UNSEEN, HELD_OUT, FITTED, "perfect"}
 
 
 def test_the_section_reads_both_dialects(engine: sa.Engine, db_url: str):
@@ -273,13 +290,12 @@ def test_the_task_page_serves_the_section(store: str, monkeypatch: pytest.Monkey
 
 
 def test_pure_parts():
-    ledger_rows = pd.DataFrame({
-        "entity_key": ["a", "a", "b", "c", "d"], "step": [5, 9, 7, 3, 4],
-        "score": [50.0, 12.0, 40.0, 8.0, 30.0], "p_fail": [0.0, 0.4, 0.1, 0.4, 0.1]})
-    fleet = fleet_frame(ledger_rows)
-    # a at its latest cycle (9); ties on P(fail) go to the shorter RUL.
+    latest = pd.DataFrame({
+        "entity_key": ["a", "b", "c", "d"], "step": [9, 7, 3, 4],
+        "score": [12.0, 40.0, 8.0, 30.0], "p_fail": [0.4, 0.1, 0.4, 0.1]})
+    fleet = fleet_frame(latest)
+    # Ties on P(fail) go to the shorter RUL.
     assert fleet["entity_key"].tolist() == ["c", "a", "d", "b"]
-    assert fleet.set_index("entity_key").loc["a", "step"] == 9
     cycles = np.arange(1, 21)
     trends = pd.DataFrame({"flat": np.ones(20), "up": cycles * 2.0,
                            "noisy": np.tile([0.0, 1.0], 10), "down": -(cycles ** 2.0)},
