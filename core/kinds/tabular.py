@@ -316,8 +316,9 @@ class TabularClassification:
         best_name, best = leaderboard(results, self.primary_metric, self.higher_is_better)[0]
         at = (f"cut-off {self.cutoff}" if costs is None else
               f"each fold's cost-minimising cut-off on its calibration rows (missed "
-              f"{costs.missed:g}, needless {costs.needless:g}; cost per 1,000 rows against "
-              "never / always acting)")
+              f"{costs.missed:g}, needless {costs.needless:g}; precision, recall and cost per "
+              "1,000 rows there against never / always acting); f1_at_f1_threshold at each "
+              "fold's F1-maximising cut-off on the same calibration rows")
         protocol = (
             f"stratified 5-fold CV repeated 3 times (seed {seed}, {len(y)} labelled rows); in "
             f"each fold every model is fit on 80% of the training folds, {self.calibration}-"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.decision import Costs, best_threshold, cost_curve, policy_costs
-from core.evaluate import classification_metrics, stratified_split
+from core.evaluate import classification_metrics, f1, stratified_split
 from core.models.calibration import Calibrator
 
 if TYPE_CHECKING:
@@ -30,9 +30,12 @@ def cross_validate(
     Per fold: fit on 80% of the training folds, calibrate on the other 20%, refit on all the
     training folds (more data for the final model) and apply that calibration to the test fold.
     With `costs` each fold's cut-off is the one minimising expected cost on the calibration
-    rows (never the test fold), and the metrics add that cut-off and the cost per 1,000 rows
-    at it against never / always acting. With `modes` (mode -> 0/1/NaN per row) they add
-    `recall_M`: the share of the test fold's mode-M rows on which the alert fires.
+    rows (never the test fold), and the metrics add that cut-off, precision and recall at it,
+    the cost per 1,000 rows at it against never / always acting, and `f1_threshold`: the
+    cut-off maximising F1 on the same calibration rows, with `f1_at_f1_threshold` on the test
+    fold (the classifier's F1 where the cost cut-off trades precision for recall). With
+    `modes` (mode -> 0/1/NaN per row) they add `recall_M`: the share of the test fold's mode-M
+    rows on which the alert fires.
     """
     scores: dict[str, list[dict[str, float]]] = {}
     for train, test in folds:
@@ -58,6 +61,8 @@ def cross_validate(
             metrics = classification_metrics(y[test], p, chosen)
             if costs is not None:
                 metrics.update(_costs(y[test], p, chosen, costs))
+                by_f1 = f1_threshold(y[inner_cal], cal_pd[name])
+                metrics.update(f1_threshold=by_f1, f1_at_f1_threshold=f1(y[test], p, by_f1))
             for mode, labels in (modes or {}).items():
                 rows = labels[test] == 1
                 if rows.any():  # a fold without the mode has no recall for it
@@ -66,10 +71,30 @@ def cross_validate(
     return {name: _means(runs) for name, runs in scores.items()}
 
 
+def f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The cut-off maximising F1 of acting on p >= cut-off; like core.decision.best_threshold
+    it sits halfway below the best observed score (the highest such score on a tie)."""
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    if not y.any():
+        raise ValueError(f"an F1 cut-off needs a positive among the {len(y)} rows")
+    order = np.argsort(-p, kind="mergesort")
+    scores = p[order]
+    last_of_tie = np.r_[scores[1:] != scores[:-1], True]  # a cut-off cannot split ties
+    hits = np.cumsum(y[order])[last_of_tie]
+    called = np.arange(1, len(p) + 1)[last_of_tie]
+    i = int(np.argmax(2 * hits / (called + y.sum())))
+    cuts = scores[last_of_tie]
+    return float(cuts[i] if i + 1 == len(cuts) else (cuts[i] + cuts[i + 1]) / 2)
+
+
 def _costs(y: np.ndarray, p: np.ndarray, cutoff: float, costs: Costs) -> dict[str, float]:
-    """The fold's cut-off and its expected cost per 1,000 rows, beside the naive policies."""
+    """The fold's cut-off, the alert's precision and recall there and its expected cost per
+    1,000 rows, beside the naive policies."""
     naive = policy_costs(y, costs)
+    alert = p >= cutoff
     return {"threshold": cutoff,
+            "precision": float(y[alert].mean()) if alert.any() else 0.0,
+            "recall": float(alert[y == 1].mean()),
             "cost_per_1000": 1000 * float(cost_curve(y, p, costs, np.array([cutoff]))[1][0]),
             "never_act_per_1000": 1000 * naive["never"],
             "always_act_per_1000": 1000 * naive["always"]}

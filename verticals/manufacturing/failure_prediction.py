@@ -11,6 +11,11 @@ from verticals.manufacturing import failure_data as data
 
 # A missed failure (scrap, unplanned downtime) against a needless stop (one lost run), in EUR.
 COST_MISSED, COST_NEEDLESS = 5_000.0, 500.0
+# LightGBM's defaults sample 30% of the columns and 70% of the rows per tree (wide, noisy
+# credit tables). Here 15 columns, most of them one mode's physics, and 3% positives: trees
+# that see every column and every run rank the tool-wear failures better (quick bench PR-AUC
+# 0.9185 -> 0.9213; an inner CV on the training folds alone picks it in most outer folds).
+EVERY_FEATURE = {"colsample_bytree": 1.0, "subsample": 1.0}
 
 
 def _flag() -> pa.Column:
@@ -62,10 +67,10 @@ TASK = Task(
         },
         "quick": {
             "scorecard": {"max_n_prebins": 10},
-            "lightgbm": {"n_estimators": 300, "learning_rate": 0.05},
+            "lightgbm": {"n_estimators": 300, "learning_rate": 0.05, **EVERY_FEATURE},
             "tabular_net": {"max_epochs": 30, "batch_size": 256},
         },
-        "full": {"lightgbm": {"n_estimators": 600, "learning_rate": 0.03},
+        "full": {"lightgbm": {"n_estimators": 600, "learning_rate": 0.03, **EVERY_FEATURE},
                  "tabular_net": {"max_epochs": 30, "batch_size": 256}},
     },
     sample_rows=3000,

@@ -186,14 +186,36 @@ def test_bench_with_costs_and_modes_reports_thresholds_costs_and_mode_recall() -
     task = _modes_task()
     result = task.kind.bench(task, _with_modes(300), dataset="unit", profile="smoke", seed=0)
     best = result["best"]
-    assert {"threshold", "cost_per_1000", "never_act_per_1000", "always_act_per_1000",
-            "recall_late", "recall_rare", "f1", "pr_auc"} <= set(best)
+    assert {"threshold", "precision", "recall", "cost_per_1000", "never_act_per_1000",
+            "always_act_per_1000", "f1_threshold", "f1_at_f1_threshold", "recall_late",
+            "recall_rare", "f1", "pr_auc"} <= set(best)
     assert 0 <= best["threshold"] <= 1 and 0 <= best["recall_late"] <= 1
+    assert 0 <= best["f1_threshold"] <= 1 and 0 <= best["f1_at_f1_threshold"] <= 1
+    assert 0 <= best["precision"] <= 1 and 0 <= best["recall"] <= 1
     # Acting on a cost-minimising cut-off chosen out of fold beats never acting here.
     assert best["cost_per_1000"] < best["never_act_per_1000"]
     assert result["mode_rates"]["rare"] == pytest.approx(1 / 300, abs=1e-4)
     assert "cost-minimising" in result["protocol"]
     json.dumps(result)
+
+
+@pytest.mark.parametrize(("y", "p", "expected"), [
+    # F1 at 0.8 / 0.4 / 0.35 / 0.1 = 2/3, 1/2, 4/5, 2/3: halfway below 0.35.
+    ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.225),
+    ([1, 0, 0], [0.5, 0.5, 0.2], 0.35),  # tied scores are one cut-off (F1 2/3 there)
+    ([1, 1], [0.3, 0.7], 0.3),  # best when every row alerts: the lowest score itself
+])
+def test_f1_threshold_maximises_f1_halfway_below_the_best_score(y, p, expected) -> None:
+    from core.kinds.tabular_bench import f1_threshold
+
+    assert f1_threshold(np.array(y), np.array(p)) == pytest.approx(expected)
+
+
+def test_f1_threshold_needs_a_positive() -> None:
+    from core.kinds.tabular_bench import f1_threshold
+
+    with pytest.raises(ValueError, match="needs a positive"):
+        f1_threshold(np.zeros(3), np.array([0.1, 0.2, 0.3]))
 
 
 def test_modes_must_be_distinct_from_the_target() -> None:

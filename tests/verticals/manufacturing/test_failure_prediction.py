@@ -173,6 +173,8 @@ def test_bench_on_the_seeded_sample_reports_mode_recall_and_costs():
     # The rules' modes are mostly caught from the physics features, even with 20 trees.
     assert best["recall_HDF"] == best["recall_PWF"] == 1.0 and best["recall_OSF"] > 0.8
     assert best["cost_per_1000"] < min(best["never_act_per_1000"], best["always_act_per_1000"])
+    # A missed failure costs ten needless stops: the cost cut-off sits no higher than F1's.
+    assert best["threshold"] <= best["f1_threshold"]
     rates = frame[list(data.MODES)].astype(float).mean().round(4).to_dict()
     assert result["mode_rates"] == rates
     assert "cost-minimising" in result["protocol"]
