@@ -43,7 +43,8 @@ LEADERBOARD_METRICS = ("ks", "brier", "ece", "rmse", "mae")
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean the input or the environment is wrong, not the code."""
-    from core.store.engine import StoreSchemaError
+    from core.store.engine import StoreConfigError, StoreSchemaError
+    from core.store.runs import RunInProgress
     from pipelines.bench import BenchError
     from pipelines.ingest import IngestError
     from pipelines.quality import QualityError
@@ -52,8 +53,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pipelines.train import TrainError
 
     errors: list[type[BaseException]] = [
-        TaskRegistryError, StoreSchemaError, IngestError, TrainError, ScoreError, BenchError,
-        ScheduleError, QualityError,
+        TaskRegistryError, StoreSchemaError, StoreConfigError, RunInProgress, IngestError,
+        TrainError, ScoreError, BenchError, ScheduleError, QualityError,
         FileNotFoundError, sa.exc.OperationalError, sa.exc.ArgumentError,
     ]
     from core import registry
@@ -204,13 +205,19 @@ def train(
 ) -> None:
     """Fit every candidate, register the versions and promote the best as champion."""
     with user_errors():
+        from core.store.runs import fit_width
+        from core.store.schema import model_versions
         from pipelines.bench import load_dataset
+        from pipelines.ingest import dataset_source
         from pipelines.train import train as train_task
 
         spec, profile = _task(task), _check_profile(profile)
         engine = open_store()
         frame = load_dataset(spec, dataset, data, {}) if dataset else None
-        source = f"{dataset}:{data or ''}" if dataset else "store"
+        # As ingest names it (a private path digested); the column has a width: a longer
+        # path is digested too.
+        source = (fit_width(dataset_source(spec.datasets[dataset], data),
+                            model_versions.c.dataset.type.length) if dataset else "store")
         with _spinner(f"training {spec.name} ({profile})"):
             result = train_task(engine, spec, profile=profile, seed=seed,
                                 models=tuple(model) if model else None, frame=frame,

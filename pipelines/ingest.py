@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -16,11 +18,11 @@ import pandera.pandas as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.store.bulk import insert_frame
+from core.store.bulk import insert_frame, refresh_statistics
 from core.store.dataset_attrs import encode, write_attrs
 from core.store.engine import ensure_task_table, read_task_frame
-from core.store.runs import track_run
-from core.store.schema import UTCDateTime, quarantine
+from core.store.runs import fit_width, heartbeat, track_run
+from core.store.schema import UTCDateTime, audit_log, predictions, quarantine, work_orders
 from core.task import Dataset, Task
 from pipelines.quality import hold_if_poor
 
@@ -51,18 +53,90 @@ class IngestResult:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Every cell as text, so a bad cell becomes a quarantine row instead of a parse failure."""
+    """Every cell as text, so a bad cell becomes a quarantine row instead of a parse failure.
+
+    Clean files take pandas' fast parser. A file with a NUL byte (pandas' parser would cut
+    `45\\x007` to `45`) or with rows longer than the header (it refuses the whole file) is
+    read record by record instead: each NUL stays in its cell (validate quarantines it, rule
+    `nul_byte`) and each long row keeps its header's fields plus a note in EXTRA_FIELDS
+    naming its line (validate quarantines it, rule `extra_fields`).
+    """
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        data = path.read_bytes()
     except FileNotFoundError as error:
         raise IngestError(f"file not found: {path}. Give an existing CSV file.") from error
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+    except IsADirectoryError as error:
+        raise IngestError(f"{path} is a folder, not a CSV file: give one CSV file, or a "
+                          "dataset adapter that reads folders (--dataset)") from error
+    except PermissionError as error:
+        raise IngestError(f"cannot read {path}: permission denied. Check the file's "
+                          "permissions.") from error
+    try:
+        if b"\x00" in data:
+            frame = _read_records(path, data)
+        else:
+            try:
+                frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                    na_values=[""])
+            except pd.errors.ParserError:  # a long row, or bad quoting: the record reader says
+                frame = _read_records(path, data)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            csv.Error) as error:
         raise IngestError(
             f"cannot parse {path} as CSV ({type(error).__name__}: {error}). "
             "Check the delimiter, quoting and encoding (UTF-8 expected)."
         ) from error
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
+
+
+# The column read_csv adds for rows with more fields than the header: what was wrong, where.
+EXTRA_FIELDS = "__extra_fields__"
+
+
+def _read_records(path: Path, data: bytes) -> pd.DataFrame:
+    """The CSV record by record (Python's csv module keeps NUL bytes and counts lines)."""
+    text = data.decode("utf-8-sig")
+    # A field can be as long as the file (a base64 image); the module's default stops at 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration as error:
+        raise pd.errors.EmptyDataError("No columns to parse from file") from error
+    width, rows, notes, line = len(header), [], [], reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise csv.Error(f"line {line + 1}: {error}") from error
+        first, line = line + 1, reader.line_num
+        if not record:  # a blank line, skipped as pandas skips it
+            continue
+        extra = record[width:]
+        notes.append(None if not extra else (
+            f"line {first} of {path.name} has {len(record)} fields where the header has {width} "
+            f"(extra: {', '.join(repr(value) for value in extra[:5])}"
+            f"{', …' if len(extra) > 5 else ''}); quote the values that hold commas, or remove "
+            "the extra separators"))
+        rows.append(record[:width] + [""] * (width - len(record)))
+    frame = pd.DataFrame(rows, columns=_unique(header), dtype=object).replace("", None)
+    frame = frame.astype("str")
+    if any(notes):
+        frame[EXTRA_FIELDS] = pd.Series(notes, index=frame.index, dtype="str")
+    return frame
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Repeated names numbered as pandas' parser numbers them (a, a.1, a.2)."""
+    seen: Counter[str] = Counter()
+    names = []
+    for name in header:
+        names.append(name if not seen[name] else f"{name}.{seen[name]}")
+        seen[name] += 1
+    return names
 
 
 def _dtype_kind(column: pa.Column) -> str:
@@ -74,36 +148,106 @@ def _dtype_kind(column: pa.Column) -> str:
         return "O" if code == "U" else code
 
 
+# Generic rules of single cells, whatever the Task (a schema's checks add its own).
+NUL_BYTE, FINITE, EXTRA_FIELDS_RULE = "nul_byte", "finite", "extra_fields"
+# A UTC offset or "Z" after a time of day (2015-01-02 00:00:00-05:00, 2024-03-01T09:30Z).
+_OFFSET = r"(?<=\d\d:\d\d)(?P<seconds>:\d\d(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
+
+
 def _coerce(raw: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed frame plus one failure row per cell that misses its column's dtype or nullability."""
+    """Typed frame plus one failure row per cell that misses its column's dtype or nullability.
+
+    Generic rules: a cell holding a NUL byte fails `nul_byte` (shown as \\x00; never cut);
+    inf/-inf in a number column fails `finite`; a row read_csv found longer than its header
+    fails `extra_fields`. A naive date column keeps the wall-clock time as written and drops a
+    UTC offset (2024-03-01T00:00+02:00 is 2024-03-01 00:00); a date the column's dtype cannot
+    hold (year 1500 or 9999 in nanoseconds) fails the column's own check that rejects it (its
+    date window, say), else its dtype.
+    """
     typed = pd.DataFrame(index=raw.index)
     failures: list[pd.DataFrame] = []
+    if EXTRA_FIELDS in raw.columns:
+        noted = raw[EXTRA_FIELDS].notna()
+        failures.append(_failures(raw.loc[noted, EXTRA_FIELDS], "", EXTRA_FIELDS_RULE))
     for name, column in schema.columns.items():
         if name not in raw.columns:
             continue
         text = raw[name].str.strip()
+        nul = text.str.contains("\x00", regex=False, na=False)
+        if nul.any():
+            escaped = raw.loc[nul, name].str.replace("\x00", "\\x00", regex=False)
+            failures.append(_failures(escaped, name, NUL_BYTE))
+        clean = text.where(~nul)
         kind = _dtype_kind(column)
+        shown = pd.Series(True, index=raw.index)  # cells whose failure is their dtype
         if kind in "iuf":
-            values = pd.to_numeric(text, errors="coerce")
-            bad = text.notna() & values.isna()
-            if kind in "iu":
-                bad |= values.notna() & (values != np.round(values))
+            values = pd.to_numeric(clean, errors="coerce")
+            bad = clean.notna() & values.isna()
+            infinite = pd.Series(np.isinf(values.to_numpy(dtype=float)), index=raw.index)
+            if infinite.any():
+                failures.append(_failures(raw.loc[infinite, name], name, FINITE))
+            if kind in "iu":  # beyond int64 the cast would wrap around or fail
+                finite = values.notna() & ~infinite
+                bad |= finite & ((values != np.round(values)) | (values.abs() >= 2.0**63))
+            bad, shown = bad | infinite, ~infinite
         elif kind == "b":
-            values = text.str.lower().map({"true": True, "false": False, "1": True, "0": False})
-            bad = text.notna() & values.isna()
+            values = clean.str.lower().map({"true": True, "false": False, "1": True, "0": False})
+            bad = clean.notna() & values.isna()
         elif kind == "M":
-            aware = getattr(column.dtype, "tz", None) is not None
-            values = pd.to_datetime(text, errors="coerce", format="mixed", utc=aware)
-            bad = text.notna() & values.isna()
+            values, bad, unheld = _dates(clean, column)
+            failures += _unheld_failures(raw.loc[unheld, name], values[unheld], column)
+            bad, shown = bad | unheld, ~unheld
         else:
-            values, bad = text, pd.Series(False, index=raw.index)
-        if bad.any():
-            failures.append(_failures(raw.loc[bad, name], name, f"dtype('{column.dtype}')"))
+            values, bad = clean, pd.Series(False, index=raw.index)
+        if (bad & shown).any():
+            failures.append(_failures(raw.loc[bad & shown, name], name, f"dtype('{column.dtype}')"))
         missing = text.isna() & ~column.nullable
         if missing.any():
             failures.append(_failures(raw.loc[missing, name], name, "not_nullable"))
-        typed[name] = values.where(~bad)
+        typed[name] = values.where(~bad & ~nul)
     return typed, pd.concat(failures) if failures else _failures(pd.Series(dtype=object), "", "")
+
+
+def _dates(text: pd.Series, column: pa.Column) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(parsed values, unparseable cells, cells outside what the column's dtype holds)."""
+    aware = getattr(column.dtype, "tz", None) is not None
+    if not aware:  # the wall-clock time as written; an offset would make pandas mix zones
+        text = text.str.replace(_OFFSET, lambda match: match.group("seconds") or "", regex=True)
+    try:
+        values = pd.to_datetime(text, errors="coerce", format="mixed", utc=aware)
+    except ValueError:  # zones pandas cannot mix even so ("EST"): such cells fail their dtype
+        values = pd.to_datetime(text.map(_naive_date, na_action="ignore"), errors="coerce")
+    bad = text.notna() & values.isna()
+    unit = column.dtype.type.unit if aware else np.datetime_data(np.dtype(column.dtype.type))[0]
+    if unit != "ns":
+        return values, bad, pd.Series(False, index=text.index)
+    low, high = pd.Timestamp.min.ceil("us"), pd.Timestamp.max.floor("us")
+    if aware:
+        low, high = low.tz_localize("UTC"), high.tz_localize("UTC")
+    return values, bad, values.notna() & ((values < low) | (values > high))
+
+
+def _naive_date(text: str) -> pd.Timestamp:
+    value = pd.to_datetime(text, errors="coerce")
+    return pd.NaT if pd.isna(value) or value.tzinfo is not None else value
+
+
+def _unheld_failures(raw: pd.Series, values: pd.Series, column: pa.Column) -> list[pd.DataFrame]:
+    """Dates the column's dtype cannot hold, each under the column's first check it fails
+    (a window such as in_range(1900-01-01, today + 7 days)), else under its dtype."""
+    found, pending = [], values
+    for check in column.checks:
+        if pending.empty:
+            break
+        passed = pd.Series(check(pending).check_output, index=pending.index)
+        failing = passed.index[~passed.astype(bool)]
+        if len(failing):
+            found.append(_failures(raw.loc[failing], column.name, check.error or check.name))
+            pending = pending.drop(failing)
+    if len(pending):
+        found.append(_failures(raw.loc[pending.index], column.name,
+                               f"dtype('{column.dtype}')"))
+    return found
 
 
 def _failures(values: pd.Series, column: str, rule: str) -> pd.DataFrame:
@@ -166,6 +310,36 @@ def validate(raw: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFram
     return good, failures.reset_index(drop=True)
 
 
+def identifier_widths(task: Task) -> dict[str, int]:
+    """Schema columns whose values the store keeps in a column of bounded width, and that
+    width: the Kind's entity becomes the ledger's (and work orders', audit log's) entity_key.
+    SQLite ignores widths and PostgreSQL refuses the row mid-score, so ingest checks them."""
+    entity = task.kind.entity
+    if entity not in task.schema.columns:
+        return {}
+    widths = [c.type.length for c in (predictions.c.entity_key, work_orders.c.entity_key,
+                                      audit_log.c.entity_key)]
+    return {entity: min(widths)}
+
+
+def _shown(value: str, width: int = 60) -> str:
+    """A long value as quarantine shows it: its start and its length (the payload keeps it)."""
+    return value if len(value) <= width else f"{value[:width]}… ({len(value)} characters)"
+
+
+def _width_failures(good: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """One failure per cell longer than the store column it feeds: rule `too_long(<n>)`."""
+    found = []
+    for name, width in identifier_widths(task).items():
+        if name not in good.columns:
+            continue
+        values = good[name].dropna().map(str)
+        long = values[values.str.len() > width]
+        if len(long):
+            found.append(_failures(long.map(_shown), name, f"too_long({width})"))
+    return pd.concat(found) if found else _failures(pd.Series(dtype=object), "", "")
+
+
 def _text(value: object) -> str | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
@@ -179,12 +353,15 @@ def _ingest_schema(task: Task) -> pa.DataFrameSchema:
     """The schema rows are validated against on ingest.
 
     Label columns are optional (unlabelled rows are stored to be scored; the input table's
-    labels are nullable). A uniqueness check implied by the key is left to ingest itself:
-    pandera would reject every copy of a repeated key, ingest keeps the first valid one.
+    labels are nullable), except a label the Kind scores from (a forecast's target is its
+    history: a file without it would store rows with nothing to forecast). A uniqueness
+    check implied by the key is left to ingest itself: pandera would reject every copy of a
+    repeated key, ingest keeps the first valid one.
     """
     schema, keys = task.schema, set(_key_columns(task))
+    history = set(task.kind.scoring_columns(task))
     updates: dict[str, dict[str, object]] = {
-        label: {"nullable": True, "required": False}
+        label: {"nullable": True, "required": label in history}
         for label in task.kind.label_columns if label in schema.columns
     }
     for name, column in schema.columns.items():
@@ -312,7 +489,9 @@ def ingest(
     """
     table = ensure_task_table(engine, task)
     keys, schema = _key_columns(task), _ingest_schema(task)
-    with track_run(engine, task.name, "ingest", {"source": source, **(params or {})}) as run:
+    # The source as stored (quarantine.source is 500 characters): a long path is digested.
+    source = fit_width(source, quarantine.c.source.type.length)
+    with track_run(engine, task, "ingest", {"source": source, **(params or {})}) as run:
         raw = load()
         for name in task.kind.frame_attrs:  # refused before anything is written
             if name in raw.attrs:
@@ -323,7 +502,15 @@ def ingest(
         result = IngestResult(run_id=run.id, source=source, rows_read=len(raw), key=keys)
         run.rows_in = len(raw)
         text = _as_text(raw)
-        good, failures = validate(text, schema)
+        try:
+            good, failures = validate(text, schema)
+        except IngestError as error:  # the file as a whole: say which one
+            raise IngestError(f"{source}: {error}") from error
+        too_long = _width_failures(good, task)
+        if len(too_long):
+            failures = pd.concat([failures, too_long], ignore_index=True)
+            good = good.drop(index=too_long["index"].unique())
+        heartbeat(engine, run)  # validated: the write comes next
         if keys and len(good):
             index = _key_index(good, table, keys)
             known = np.asarray(index.isin(_stored_keys(engine, task, table, keys, good)))
@@ -351,6 +538,8 @@ def ingest(
                 rejected = _quarantine_frame(raw, failures, task, run.id, source)
                 insert_frame(conn, quarantine, rejected)
         run.rows_out, run.rows_rejected = result.accepted, result.quarantined
+        if result.accepted:  # score's reads plan on the input table's statistics
+            refresh_statistics(engine, [table])
     return result
 
 
@@ -398,6 +587,15 @@ def adapter_for(task: Task, path: Path) -> Dataset | None:
     return matches[0] if matches else None
 
 
+def dataset_source(dataset: Dataset, path: Path | None) -> str:
+    """How runs and versions name an adapter's input: "<adapter>:<path>", the path digested
+    when the adapter's paths may name a person (a patient's DICOM folder)."""
+    shown = "" if path is None else str(path)
+    if dataset.private_paths and path is not None:
+        shown = "sha256:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return f"{dataset.name}:{shown}"
+
+
 def ingest_dataset(
     engine: Engine, task: Task, dataset: Dataset, path: Path | None, **options: object
 ) -> IngestResult:
@@ -407,10 +605,7 @@ def ingest_dataset(
             f"dataset {dataset.name!r} of {task.name} does not produce schema rows and cannot be "
             f"ingested; use it with `verticals train {task.name} --dataset {dataset.name}` or bench"
         )
-    shown = "" if path is None else str(path)
-    if dataset.private_paths and path is not None:
-        shown = "sha256:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    source = f"{dataset.name}:{shown}"
+    source = dataset_source(dataset, path)
 
     def load() -> pd.DataFrame:
         try:

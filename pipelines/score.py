@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from core import registry
 from core.kinds.base import Batching
 from core.monitor import PSI_FLAG, psi, reference_rows
-from core.store.bulk import insert_frame
+from core.store.bulk import insert_frame, present_values, refresh_statistics
 from core.store.engine import ensure_task_table, read_task_frame
-from core.store.runs import track_run
+from core.store.runs import heartbeat, track_run
 from core.store.schema import ROW_ID, drift_reports, predictions
 from core.task import Task
 from pipelines.quality import held_clause
@@ -91,15 +91,21 @@ def plan(
 def batch_filter(
     table: sa.Table, id_column: str, task: Task, version_id: int, batch: int, p: Plan
 ) -> sa.ColumnElement[bool]:
+    """The batch's _row_id range (rows already scored are dropped after the read, by
+    `read_batch` via `scored_keys`: an anti-join here goes quadratic on PostgreSQL without
+    statistics)."""
     rows = table.c[ROW_ID]
-    clause = sa.and_(rows > batch * p.chunk_size, rows <= (batch + 1) * p.chunk_size)
-    if p.only_unscored:
-        clause = sa.and_(clause, ~sa.exists().where(
-            predictions.c.task == task.name,
-            predictions.c.model_version_id == version_id,
-            predictions.c.entity_key == entity_expression(table, id_column),
-        ))
-    return clause
+    return sa.and_(rows > batch * p.chunk_size, rows <= (batch + 1) * p.chunk_size)
+
+
+def scored_keys(conn: sa.Connection, task: Task, version_id: int, keys: pd.Series) -> set[str]:
+    """Which of `keys` (ledger entity keys) this version has scored: one look-up on the
+    ledger's unique index (task, version, entity_key, ...) per batch, where a NOT EXISTS over
+    the batch became a nested loop over the whole ledger on PostgreSQL tables without
+    statistics (issue #15: a resumed run wrote 0 rows in 87 s)."""
+    return present_values(conn, predictions.c.entity_key, keys.unique().tolist(),
+                          predictions.c.task == task.name,
+                          predictions.c.model_version_id == version_id)
 
 
 def read_batch(
@@ -107,7 +113,19 @@ def read_batch(
 ) -> pd.DataFrame:
     where = sa.and_(batch_filter(table, task.kind.entity, task, version_id, batch, p),
                     held_clause(conn, task, table))  # batches the quality gate holds wait
-    return read_task_frame(conn, task, where, columns=task.kind.scoring_columns(task))
+    columns = task.kind.scoring_columns(task)
+    if not p.only_unscored:
+        return read_task_frame(conn, task, where, columns=columns)
+    # The keys first (one narrow column): a batch scored already is not read at all.
+    entity = task.kind.entity
+    keys = read_task_frame(conn, task, where, columns=[entity])[entity].astype(str)
+    scored = scored_keys(conn, task, version_id, keys) if len(keys) else set()
+    if len(scored) == keys.nunique():
+        return read_task_frame(conn, task, where, columns=columns, limit=0)
+    frame = read_task_frame(conn, task, where, columns=columns)
+    if scored:
+        frame = frame[~frame[entity].astype(str).isin(scored).to_numpy()].reset_index(drop=True)
+    return frame
 
 
 def predict_batch(
@@ -179,9 +197,12 @@ def score(
     params = {"chunk_size": chunk_size, "force": force, "batches": list(batches or []),
               "model_version": champion.version, "scheduler": scheduler}
     started = time.perf_counter()
-    with track_run(engine, task.name, "score", params) as run:
+    with track_run(engine, task, "score", params) as run:
         if chunk_size < 1:
             raise ScoreError(f"--chunk-size must be at least 1, got {chunk_size}")
+        # The unscored-rows and grouping reads plan on these tables' statistics: a bulk
+        # ingest or a killed run's batches since the last ANALYZE leave them stale.
+        refresh_statistics(engine, [table, predictions])
         grouped = task.kind.batching is not Batching.ROWS  # whole series or whole slices
         p = None if grouped else plan(engine, task, table, champion.id, chunk_size=chunk_size,
                                       force=force, batches=batches)
@@ -201,6 +222,7 @@ def score(
             if flagged:
                 result.flagged[batch] = flagged
             run.rows_in, run.rows_out, run.batches = result.rows, result.rows, len(result.batches)
+            heartbeat(engine, run)  # progress in the run history; alive for other hosts
 
         if grouped:
             work = group_work(engine, task, champion.id, chunk_size, force, batches)

@@ -182,3 +182,63 @@ def raw_read(conn: sa.Connection, sql: str,
     finally:
         cursor.close()
 
+
+
+# A table is re-analysed when this share of its rows changed since the last ANALYZE (or it
+# never was): PostgreSQL's own autovacuum default, for servers that run without it.
+STALE_STATISTICS_SHARE = 0.1
+
+
+def refresh_statistics(engine: sa.Engine, tables: Sequence[sa.Table]) -> list[str]:
+    """ANALYZE the tables whose planner statistics are missing or stale, on PostgreSQL (the
+    SQLite planner needs none here); returns the tables analysed.
+
+    Called after bulk writes (an ingest, the start of a score run), not per batch: without
+    statistics PostgreSQL estimates a freshly loaded table at a row or so and picks nested
+    loops over it (issue #15). Each ANALYZE samples a bounded number of rows.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    analysed = []
+    with engine.connect() as conn:
+        for table in tables:
+            name = conn.dialect.identifier_preparer.format_table(table)
+            row = conn.execute(sa.text(
+                "SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c "
+                "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                "WHERE c.oid = to_regclass(:name)"), {"name": name}).first()
+            if row is None:  # no such table (yet)
+                continue
+            tuples, changed = row
+            if tuples >= 0 and (changed or 0) < STALE_STATISTICS_SHARE * max(tuples, 1.0):
+                continue
+            conn.execute(sa.text(f"ANALYZE {name}"))
+            analysed.append(table.name)
+        conn.commit()
+    return analysed
+
+
+# Values per IN list where the dialect has no array parameter: under SQLite's variable limit.
+IN_SLICE = 5000
+
+
+def present_values(conn: sa.Connection, column: sa.Column[Any], values: Sequence[Any],
+                   *where: sa.ColumnElement[bool]) -> set[Any]:
+    """Which of `values` occur in `column` among the rows matching `where`.
+
+    PostgreSQL gets one array parameter (`= ANY(:values)`): a 5,000-item IN list costs more to
+    bind and plan than to run. SQLite gets IN lists of IN_SLICE values.
+    """
+    if not len(values):
+        return set()
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        wanted = sa.bindparam("present_values", list(values), type_=ARRAY(column.type))
+        return set(conn.execute(sa.select(column).where(*where, column == sa.func.any(wanted)))
+                   .scalars())
+    found: set[Any] = set()
+    for start in range(0, len(values), IN_SLICE):
+        chunk = list(values[start:start + IN_SLICE])
+        found.update(conn.execute(sa.select(column).where(*where, column.in_(chunk))).scalars())
+    return found

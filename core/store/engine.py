@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SUPPORTED_URLS = ("sqlite:///path/verticals.db or postgresql+psycopg://user@host:5432/db in "
+                  "VERTICALS_DB_URL, or unset it for the SQLite file under VERTICALS_HOME")
 # Any constant: serialises concurrent `migrate` calls on one PostgreSQL database.
 _PG_MIGRATE_LOCK = 7_301_942_011
 
@@ -35,11 +37,30 @@ class StoreSchemaError(RuntimeError):
     """A table in the store does not match what the code expects."""
 
 
+class StoreConfigError(ValueError):
+    """VERTICALS_HOME or VERTICALS_DB_URL names no usable store."""
+
+
+def _directory(path: Path, what: str) -> Path:
+    """`path` as an existing directory (created on demand), or a StoreConfigError saying why."""
+    if path.exists() and not path.is_dir():
+        raise StoreConfigError(
+            f"{what} {path} is a file, not a directory: point it at a directory (created if "
+            "missing) or unset it (default ./.verticals)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreConfigError(
+            f"{what} {path} cannot be created ({error.strerror or error}): point it at a "
+            "directory you can write to") from error
+    return path
+
+
 def home() -> Path:
     """The working directory (VERTICALS_HOME, default ./.verticals), created on demand."""
-    path = Path(os.environ.get("VERTICALS_HOME") or ".verticals").expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    given = os.environ.get("VERTICALS_HOME")
+    path = Path(given or ".verticals").expanduser().resolve()
+    return _directory(path, "VERTICALS_HOME" if given else "the default home")
 
 
 def database_url() -> str:
@@ -73,10 +94,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str | URL | None = None) -> sa.Engine:
     """An engine for the store: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL
     (psycopg 3)."""
-    parsed = _normalise(url if url is not None else database_url())
+    given = url if url is not None else database_url()
+    try:
+        parsed = _normalise(given)
+    except sa.exc.ArgumentError as error:
+        raise StoreConfigError(
+            f"cannot read the database URL {str(given)!r} (VERTICALS_DB_URL): {error}. Use "
+            f"{SUPPORTED_URLS}") from error
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _directory(Path(parsed.database).expanduser().parent, "the SQLite file's folder")
         engine = sa.create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
@@ -84,9 +111,9 @@ def make_engine(url: str | URL | None = None) -> sa.Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, pool_pre_ping=True)
-    raise ValueError(
-        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use "
-        "sqlite:///path/verticals.db or postgresql+psycopg://user@host:5432/db in VERTICALS_DB_URL"
+    raise StoreConfigError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r} "
+        f"(VERTICALS_DB_URL): the store runs on SQLite or PostgreSQL only; use {SUPPORTED_URLS}"
     )
 
 

@@ -50,6 +50,11 @@ def utcnow() -> datetime:
 
 metadata = sa.MetaData()
 
+# The pipelines of which one run at a time per Task may be `running` (a partial unique index).
+LOCKED_PIPELINES = ("ingest", "train", "score")
+RUN_LOCKED = ("status = 'running' AND pipeline IN ("
+              + ", ".join(f"'{name}'" for name in LOCKED_PIPELINES) + ")")
+
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -65,6 +70,14 @@ pipeline_runs = sa.Table(
     sa.Column("batches", sa.Integer, nullable=False, server_default="0"),
     sa.Column("params", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # Who runs it (revision 0007): the next run of the Task+pipeline judges by these whether a
+    # `running` row's process is gone (core/store/runs.py, "Run lock").
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    # The run lock: at most one running ingest, train or score run per Task.
+    sa.Index("uq_pipeline_runs_running", "task", "pipeline", unique=True,
+             sqlite_where=sa.text(RUN_LOCKED), postgresql_where=sa.text(RUN_LOCKED)),
 )
 
 model_versions = sa.Table(

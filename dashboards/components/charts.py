@@ -16,7 +16,7 @@ MUTED = "#9aa4b2"
 WARN = "#d29922"
 BAD = "#cf222e"
 GOOD = "#2da44e"
-STATUS_COLOURS = {"succeeded": GOOD, "failed": BAD, "running": WARN}
+STATUS_COLOURS = {"succeeded": GOOD, "failed": BAD, "running": WARN, "interrupted": BAD}
 # Plotly config for small charts: the hover toolbar would cover their bars.
 SMALL = {"displayModeBar": False}
 

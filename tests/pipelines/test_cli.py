@@ -208,3 +208,27 @@ def test_bench_refuses_seeds_for_a_kind_whose_protocol_fixes_them(home: Path) ->
                                   "--data", str(home), "--seeds", "3")
     assert code == 1 and stdout == ""
     assert "takes no --seeds" in stderr
+
+
+def test_train_from_a_private_folder_names_it_by_digest_never_by_path(home: Path,
+                                                                      tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "Doe_Jane_1961"  # a folder named after the patient
+    for label in ("benign", "malignant"):
+        (folder / "train" / label).mkdir(parents=True)
+        (folder / "test" / label).mkdir(parents=True)
+        for i in range(12):
+            for split in ("train", "test"):
+                pixels = np.random.default_rng(i).integers(0, 255, (28, 28), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / split / label / f"{i}.png")
+    code, _, stderr = invoke("train", "healthcare.imaging_diagnosis", "--profile", "smoke",
+                             "--model", "logistic", "--dataset", "image_folder",
+                             "--data", str(folder))
+    assert code == 0, stderr
+    stored = _stored(home, "SELECT dataset FROM model_versions") + _stored(
+        home, "SELECT params FROM pipeline_runs")
+    assert stored and not any("Doe" in str(row) for row in stored)
+    assert _stored(home, "SELECT dataset FROM model_versions")[0][0].startswith(
+        "image_folder:sha256:")
