@@ -150,14 +150,23 @@ def german_credit(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: expected german_credit.csv or german.data from UCI "
                                 "Statlog German credit (see shared/datasets/german_credit)")
+    first = 2 if path.suffix == ".csv" else 1  # the file line of the first row
+    _refuse_nul_bytes(path, path.read_bytes())
     if path.suffix == ".csv":
         frame = pd.read_csv(path, dtype=str)
     else:
         frame = pd.read_csv(path, sep=r"\s+", header=None, names=[*COLUMNS, "class"], dtype=str)
-    unknown = {c: sorted(set(frame[c]) - set(CODES[c])) for c in CODES}
+    unknown = {c: sorted(set(frame[c].fillna("(missing)")) - set(CODES[c])) for c in CODES}
     unknown = {c: v for c, v in unknown.items() if v}
     if unknown:
         raise ValueError(f"{path}: unknown German-credit codes {unknown}")
+    for column in [*NUMBERS, "class"]:
+        whole = frame[column].str.fullmatch(r"\d+", na=False)
+        if not whole.all():
+            row = int(np.argmin(whole.to_numpy()))
+            raise ValueError(f"{path}: line {row + first}, column {column}: "
+                             f"{frame[column].iloc[row]!r} is not a whole number; the UCI file "
+                             "holds only whole numbers there: re-download it")
     out = pd.DataFrame({
         ID: [f"GC-{i + 1:04d}" for i in range(len(frame))],
         DATE: START + pd.to_timedelta(np.arange(len(frame)) * DAYS // max(len(frame), 1), "D"),
@@ -166,6 +175,15 @@ def german_credit(path: str | Path) -> pd.DataFrame:
         out[column] = frame[column].map(CODES[column]) if column in CODES else frame[column]
     out[TARGET] = pd.array((frame["class"].astype(int) == 2).astype(int), dtype="Int64")
     return _typed(out)
+
+
+def _refuse_nul_bytes(path: Path, data: bytes) -> None:
+    """A fixed public file with a NUL byte is damaged: pandas' parser would cut the cell."""
+    at = data.find(b"\x00")
+    if at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        raise ValueError(f"{path}: line {line} holds a NUL byte, so the file is damaged (the UCI "
+                         "German credit files are plain text): re-download it")
 
 
 def csv_table(

@@ -8,6 +8,7 @@ import pandera.pandas as pa
 from core.kinds.tabular import TabularClassification
 from core.task import Dataset, Task
 from verticals.finance import credit_data as data
+from verticals.finance.plausibility import date_window
 
 ID, DATE, TARGET = "application_id", "application_date", "default"
 
@@ -23,7 +24,7 @@ def _number(low: int, high: int) -> pa.Column:
 SCHEMA = pa.DataFrameSchema(
     {
         ID: pa.Column(str, unique=True),
-        DATE: pa.Column("datetime64[ns]"),
+        DATE: pa.Column("datetime64[ns]", date_window()),
         "checking_account_status": _category("checking_account_status"),
         "duration_months": _number(1, 120),
         "credit_history": _category("credit_history"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +12,16 @@ import pandera.pandas as pa
 
 from core.kinds.forecasting import Forecasting
 from core.task import Dataset, Task
+from verticals.finance.plausibility import date_window, price
 
 SCHEMA = pa.DataFrameSchema({
     "ticker": pa.Column(str, pa.Check.str_length(1, 20)),
-    "date": pa.Column("datetime64[ns]"),
-    "open": pa.Column(float, pa.Check.gt(0), nullable=True),
-    "high": pa.Column(float, pa.Check.gt(0), nullable=True),
-    "low": pa.Column(float, pa.Check.gt(0), nullable=True),
-    "close": pa.Column(float, pa.Check.gt(0), nullable=True),
-    "adj_close": pa.Column(float, pa.Check.gt(0), nullable=True),  # the target's price
+    "date": pa.Column("datetime64[ns]", date_window()),
+    "open": pa.Column(float, price(), nullable=True),
+    "high": pa.Column(float, price(), nullable=True),
+    "low": pa.Column(float, price(), nullable=True),
+    "close": pa.Column(float, price(), nullable=True),
+    "adj_close": pa.Column(float, price(), nullable=True),  # the target's price
     "volume": pa.Column(float, pa.Check.ge(0), nullable=True),
 }, unique=["ticker", "date"])
 
@@ -63,29 +66,90 @@ def sample(n: int, seed: int = 0) -> pd.DataFrame:
 
 YAHOO_COLUMNS = {"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
                  "Adj Close": "adj_close", "Volume": "volume"}
+# Where each adapter row came from ("AAPL.csv:12", line 1 the header), in frames with a cell
+# the adapter could not read: quarantine rows carry it in their payload, so a bad cell of one
+# file of a folder is found by file and line (a clean frame is the schema's columns only).
+ORIGIN = "origin"
+# yfinance writes each day as the exchange's local midnight with its UTC offset.
+_OFFSET = r"(?<=\d\d:\d\d)(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 
 def yahoo_csv(path: Path) -> pd.DataFrame:
     """A folder of Yahoo-format CSVs (Date,Open,High,Low,Close,Adj Close,Volume), one per
-    ticker named <TICKER>.csv; Yahoo's "null" rows are dropped."""
+    ticker named <TICKER>.csv; Yahoo's "null" rows (no Adj Close) are dropped.
+
+    Dates: `2015-01-02` (Yahoo's export) and yfinance's `2015-01-02 00:00:00-05:00` are both
+    read as the exchange's local date: the time and the UTC offset are dropped, not applied
+    (applying -05:00 would move every day to 05:00 UTC; a daily bar is a trading date).
+    Columns whose every cell reads are typed (dates, floats); a column with a cell that does not
+    (a word, an impossible date, a NUL byte) stays text, so ingest quarantines that row with its
+    rule and keeps the others, and the frame then carries ORIGIN, each row's file and line (the
+    other rows are found by ticker, their file, and date). A file without the Yahoo columns,
+    not UTF-8 text, or with a row longer than its header refuses the folder (a ValueError
+    naming the file and line).
+    """
     path = Path(path)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"no *.csv files in {path}: expected one Yahoo CSV per ticker")
-    frames = []
-    for file in files:
-        raw = pd.read_csv(file, na_values=["null"])
-        missing = sorted(set(YAHOO_COLUMNS) - set(raw.columns))
-        if missing:
-            raise ValueError(f"{file}: not a Yahoo CSV, missing columns {missing}")
-        bars = raw[list(YAHOO_COLUMNS)].rename(columns=YAHOO_COLUMNS).dropna(subset=["adj_close"])
-        frames.append(bars.assign(ticker=file.stem))
-    frame = pd.concat(frames, ignore_index=True)[list(SCHEMA.columns)]
+    frame = pd.concat([_yahoo_file(file) for file in files], ignore_index=True)
+    frame = frame[[*SCHEMA.columns, ORIGIN]]
     frame["ticker"] = frame["ticker"].astype("str")
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    local = frame["date"].str.strip().str.replace(_OFFSET, "", regex=True)
+    dates = pd.to_datetime(local, errors="coerce", format="mixed")
+    frame["date"] = (dates.dt.normalize().astype("datetime64[ns]") if _all_read(local, dates)
+                     else local)
     for column in ("open", "high", "low", "close", "adj_close", "volume"):
-        frame[column] = frame[column].astype(float)
-    return frame
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        if _all_read(frame[column], numbers):
+            frame[column] = numbers.astype(float)
+    unread = [c for c in SCHEMA.columns if c != "ticker" and pd.api.types.is_string_dtype(frame[c])]
+    return frame if unread else frame.drop(columns=ORIGIN)
+
+
+def _all_read(text: pd.Series, values: pd.Series) -> bool:
+    """Every cell read (and a date one nanoseconds hold: the schema's dtype), NUL-free."""
+    if (text.notna() & values.isna()).any() or text.str.contains("\x00", na=False).any():
+        return False
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return bool(values.dropna().between(pd.Timestamp.min, pd.Timestamp.max).all())
+    return True
+
+
+def _yahoo_file(file: Path) -> pd.DataFrame:
+    """One Yahoo CSV as text cells (NUL bytes kept: pandas' parser would cut the cell)."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file}: not UTF-8 text ({error}); expected a Yahoo CSV") from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration as error:
+        raise ValueError(f"{file}: empty file; expected a Yahoo CSV with a header") from error
+    missing = [name for name in YAHOO_COLUMNS if name not in header]
+    if missing:
+        hint = (" (yfinance 0.2.51+ adjusts Close and leaves Adj Close out: download with "
+                "auto_adjust=False)" if missing == ["Adj Close"] else "")
+        raise ValueError(f"{file}: not a Yahoo CSV, missing columns {missing}{hint}")
+    rows, origins, line = [], [], reader.line_num
+    try:
+        for record in reader:
+            first, line = line + 1, reader.line_num
+            if not record:
+                continue
+            if len(record) > len(header):
+                raise ValueError(f"{file}: line {first} has {len(record)} fields where the "
+                                 f"header has {len(header)}; fix or remove that line")
+            rows.append(record + [""] * (len(header) - len(record)))
+            origins.append(f"{file.name}:{first}")
+    except csv.Error as error:
+        raise ValueError(f"{file}: line {line + 1} is not CSV ({error})") from error
+    raw = pd.DataFrame(rows, columns=header, dtype=object)
+    bars = raw[list(YAHOO_COLUMNS)].rename(columns=YAHOO_COLUMNS)
+    bars = bars.apply(lambda cells: cells.str.strip()).replace({"": None, "null": None})
+    bars = bars.assign(ticker=file.stem, **{ORIGIN: origins}).dropna(subset=["adj_close"])
+    return bars.astype("str")
 
 
 def features(frame: pd.DataFrame) -> pd.DataFrame:

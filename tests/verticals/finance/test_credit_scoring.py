@@ -117,3 +117,27 @@ def test_schema_rejects_bad_values() -> None:
     with pytest.raises(Exception, match="checking_account_status|age_years"):
         TASK.schema.validate(frame, lazy=True)
 
+
+
+@pytest.mark.parametrize("row, message", [
+    (GERMAN_ROWS[1].replace(" 48 ", " 4\x008 "), r"line 2 holds a NUL byte.*re-download"),
+    (GERMAN_ROWS[1].replace(" 48 ", " 4.8 "),
+     r"line 2, column duration_months: '4.8' is not a whole number"),
+    (GERMAN_ROWS[1].rsplit(" ", 1)[0], r"line 2, column class: nan is not a whole number"),
+], ids=["nul-byte", "fraction", "short-row"])
+def test_german_credit_damaged_file_is_a_message_naming_the_line(
+    tmp_path, row: str, message: str
+) -> None:
+    (tmp_path / "german.data").write_text("\n".join([GERMAN_ROWS[0], row]) + "\n")
+    with pytest.raises(ValueError, match=message):
+        credit_data.german_credit(tmp_path)
+
+
+def test_german_credit_csv_with_a_missing_code_is_a_message(tmp_path) -> None:
+    rows = pd.DataFrame([row.split() for row in GERMAN_ROWS],
+                        columns=[*credit_data.COLUMNS, "class"])
+    rows.loc[1, "purpose"] = None
+    rows.to_csv(tmp_path / "german_credit.csv", index=False)
+    with pytest.raises(ValueError,
+                       match=r"unknown German-credit codes \{'purpose': \['\(missing\)'\]"):
+        credit_data.german_credit(tmp_path)

@@ -33,6 +33,7 @@ def test_yahoo_folder(tmp_path: Path) -> None:
     frame = yahoo_csv(tmp_path)
     assert frame["ticker"].tolist() == ["AAA", "AAA", "BBB", "BBB"]  # "null" rows dropped
     assert frame["adj_close"].tolist() == [10.0, 11.0, 5.0, 5.5]
+    assert list(frame.columns) == list(TASK.schema.columns)  # clean: no origin column
     TASK.schema.validate(frame)
     (tmp_path / "bad.csv").write_text("Date,Price\n2019-01-02,1\n")
     with pytest.raises(ValueError, match="missing columns"):
@@ -74,3 +75,22 @@ def test_ledger_rows_and_round_trip(model, tmp_path: Path) -> None:  # noqa: ANN
 def test_scoring_groups_are_whole_series() -> None:
     assert TASK.kind.scoring_groups(["B", "A", "C"], 2) == [["A", "B"], ["C"]]
     assert "adj_close" in TASK.kind.scoring_columns(TASK)
+
+
+def test_yahoo_reads_yfinance_dates_and_keeps_unreadable_cells_as_text(tmp_path: Path) -> None:
+    (tmp_path / "AAA.csv").write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2015-01-02 00:00:00-05:00,1,1,1,1,1,10\n"
+        "2015-01-05 00:00:00-05:00,2,2,2,abc,2,20\n"
+        "2015-01-06 00:00:00-05:00,null,null,null,null,null,null\n"
+    )
+    frame = yahoo_csv(tmp_path)
+    assert frame["date"].tolist() == [pd.Timestamp("2015-01-02"), pd.Timestamp("2015-01-05")]
+    assert frame["adj_close"].dtype == float and frame["close"].tolist() == ["1", "abc"]
+    assert frame["origin"].tolist() == ["AAA.csv:2", "AAA.csv:3"]  # the null row is dropped
+
+
+def test_yahoo_impossible_date_keeps_the_date_column_as_written(tmp_path: Path) -> None:
+    (tmp_path / "AAA.csv").write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
+                                      "2015-02-27,1,1,1,1,1,10\n2015-02-30,1,1,1,1,1,10\n")
+    assert yahoo_csv(tmp_path)["date"].tolist() == ["2015-02-27", "2015-02-30"]
