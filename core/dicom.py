@@ -231,22 +231,32 @@ def read_dicom(source: Path | bytes, *, where: str | None = None,
                       study=pseudonym(study_uid, "st", key), image=pseudonym(image_uid, "im", key))
 
 
-def _is_part10(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(132)[128:] == b"DICM"
+def _is_part10(path: Path, where: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(132)[128:] == b"DICM"
+    except OSError as error:
+        # `from None` when `where` stands for the path: the OSError's own text names it.
+        raise DicomError(f"{where}: a file in it cannot be read ({error.strerror or error}); "
+                         "check its permissions") from None
 
 
-def dicom_files(path: Path) -> list[Path]:
+def dicom_files(path: Path, where: str | None = None) -> list[Path]:
     """The DICOM files of a file or folder: recursively, .dcm/.dicom files and extension-less
-    files that start like DICOM Part 10 (scanners often write no extension); not DICOMDIR."""
+    files that start like DICOM Part 10 (scanners often write no extension); not DICOMDIR.
+    Errors say `where` (default: the path) for the folder, so a caller can keep a patient's
+    folder name out of them."""
     path = Path(path)
+    where = where or str(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise DicomError(f"{path}: no such file or folder")
+        raise DicomError(f"{where}: no such file or folder")
     found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                    and p.name.upper() != "DICOMDIR"  # the media index: no image of its own
-                   and (p.suffix.lower() in DICOM_SUFFIXES or (p.suffix == "" and _is_part10(p))))
+                   and (p.suffix.lower() in DICOM_SUFFIXES
+                        or (p.suffix == "" and _is_part10(p, where))))
     if not found:
-        raise DicomError(f"{path}: no DICOM files (.dcm, .dicom or extension-less) in the folder")
+        raise DicomError(f"{where} holds no DICOM files (.dcm, .dicom or extension-less); "
+                         "for a folder of PNG/JPEG files use --dataset image_folder")
     return found

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,61 @@ import pandas as pd
 
 MIN_SIDE = 16  # smaller images carry too little to read a lesion from
 MAX_SIDE = 4096  # larger ones are whole-slide scans: tile them first
+# Pixels per image, checked on the header before anything is decompressed: the most the side
+# limit admits (16.8 MP, 50 MB as RGB). A file claiming more is refused unread, so a
+# decompression bomb (30000x30000 px in a few KB) costs neither memory nor time.
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Quarantine rules of an image cell (the schema's check names); one bad cell fails one rule.
+DECODABLE_IMAGE = "decodable_image"
+TOO_MANY_PIXELS = f"too_many_pixels({MAX_PIXELS})"
+PIXELS_ONLY = "pixels_only"
+# How an adapter's cell reads when it could not use an image: the rule and why, no pixels, so
+# the row is quarantined for that rule and the refused file's bytes are never stored.
+REFUSED = "refused"
 
 
 class ImageError(ValueError):
     """An input is not a usable 2D image (corrupt, not an image, wrong size or shape)."""
+
+    rule = DECODABLE_IMAGE
+
+
+class TooManyPixels(ImageError):
+    """An image claims more than MAX_PIXELS pixels (a decompression bomb, or an untiled scan)."""
+
+    rule = TOO_MANY_PIXELS
+
+
+def _too_many(where: str, width: int, height: int) -> TooManyPixels:
+    return TooManyPixels(f"{where}: the image claims {width}x{height} = {width * height:,} px, "
+                         f"over the limit of {MAX_PIXELS:,} px per image; resize or tile it "
+                         f"(each side at most {MAX_SIDE} px)")
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR header, None when `data` does not start like a PNG."""
+    if len(data) < 24 or not data.startswith(PNG_MAGIC) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def png_chunks(data: bytes) -> tuple[list[bytes], int] | None:
+    """The chunk types of a PNG in order and the count of bytes after IEND; None when the
+    chunk stream is malformed (not a PNG, a chunk running past the end, no IEND)."""
+    if not data.startswith(PNG_MAGIC):
+        return None
+    kinds, at = [], len(PNG_MAGIC)
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        kinds.append(data[at + 4:at + 8])
+        at += 12 + length  # length, type, data, CRC
+        if at > len(data):
+            return None
+        if kinds[-1] == b"IEND":
+            return kinds, len(data) - at
+    return None
 
 
 def check_pixels(pixels: np.ndarray, where: str) -> np.ndarray:
@@ -58,18 +109,31 @@ def decode_bytes(data: bytes, where: str) -> np.ndarray:
 
     if not data:
         raise ImageError(f"{where}: the file is empty")
+    size = png_size(data)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise _too_many(where, *size)  # before PIL: its own bomb check raises a bare error
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.size[0] * image.size[1] > MAX_PIXELS:
+                raise _too_many(where, *image.size)
             image.load()  # a truncated file fails here, not later
             mode = "RGB" if image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr") else "L"
             if image.mode in ("I;16", "I", "F"):
                 raise ImageError(f"{where}: {image.mode} (16-bit/float) images are not windowed; "
                                  "save an 8-bit PNG, or ingest the DICOM itself")
             pixels = np.asarray(image.convert(mode))
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as error:  # a non-PNG header past PIL's own limit
+        raise TooManyPixels(f"{where}: the image claims more than {MAX_PIXELS:,} px, the limit "
+                            f"per image ({error}); resize or tile it") from error
     except UnidentifiedImageError as error:
         raise ImageError(f"{where}: not an image (PNG, JPEG, ...): {error}") from error
-    except (OSError, SyntaxError) as error:  # PIL's words for truncated/corrupt data
-        raise ImageError(f"{where}: corrupt image data ({error})") from error
+    # PIL's words for truncated/corrupt data: OSError, SyntaxError, and from crafted headers
+    # ValueError, EOFError, struct.error or zlib.error.
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
+        raise ImageError(f"{where}: corrupt image data ({type(error).__name__}: {error}); "
+                         "export the image again") from error
     if pixels.ndim == 3 and np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(
             pixels[..., 0], pixels[..., 2]):
         pixels = pixels[..., 0]  # grey saved as RGB: keep one channel
@@ -115,6 +179,57 @@ def is_valid(text: object) -> bool:
     except ImageError:
         return False
     return True
+
+
+def reencode(text: str, where: str = "image") -> str:
+    """A base64 PNG cell as `encode` writes it: the same pixels, every metadata chunk (tEXt,
+    iTXt, zTXt, eXIf, ...) and any bytes after the image dropped."""
+    return encode(decode(text, where), where)
+
+
+def refusal(error: ImageError) -> str:
+    """The cell an adapter writes for an image it could not use: `refused <rule>: <why>`."""
+    return f"{REFUSED} {error.rule}: {error}"
+
+
+def _cell_bytes(text: object) -> bytes | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def within_pixel_limit(text: object) -> bool:
+    """The too_many_pixels check: False for a PNG cell whose header claims more than MAX_PIXELS
+    (read from the header alone) or an adapter's refusal for that reason."""
+    if isinstance(text, str) and text.startswith(f"{REFUSED} "):
+        return not text.startswith(f"{REFUSED} {TOO_MANY_PIXELS}:")
+    # 32 base64 characters are the first 24 bytes: the signature and IHDR's width and height.
+    head = _cell_bytes(text[:32]) if isinstance(text, str) else None
+    size = png_size(head) if head else None
+    return size is None or size[0] * size[1] <= MAX_PIXELS
+
+
+def decodable(text: object) -> bool:
+    """The decodable_image check: the cell is a stored image that decodes with a usable size.
+    A cell over the pixel limit passes here (too_many_pixels names it): one rule per bad cell."""
+    return not within_pixel_limit(text) or is_valid(text)
+
+
+def pixels_only(text: object) -> bool:
+    """The pixels_only check: the PNG holds pixels and nothing else, as `encode` writes it (no
+    text, EXIF, time or profile chunk, nothing after IEND). Cells that are no PNG pass here:
+    decodable_image reports them."""
+    data = _cell_bytes(text)
+    if data is None or not data.startswith(PNG_MAGIC):
+        return True
+    chunks = png_chunks(data)
+    if chunks is None:  # a malformed stream is decodable_image's, unless PIL reads it anyway
+        return not is_valid(text)
+    kinds, trailing = chunks
+    return trailing == 0 and set(kinds) <= {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 
 def png_bytes(text: str) -> bytes:

@@ -102,15 +102,19 @@ def test_image_folder_adapter_reads_classes_and_names_a_bad_file(tmp_path: Path)
     assert set(frame["split"]) == {"train"}
     assert not frame["id"].str.contains("Doe").any()  # file names are pseudonymised
     (tmp_path / "train" / "malignant" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    with pytest.raises(images.ImageError, match="broken.png"):
-        TASK.datasets["image_folder"].load(tmp_path)
+    frame = TASK.datasets["image_folder"].load(tmp_path)
+    # The bad file becomes a row ingest quarantines, named by position, never by its name.
+    refused = frame["image"].str.startswith("refused decodable_image: file 4 of 4 (content")
+    assert refused.tolist() == [False, False, False, True]
+    assert not frame["image"].str.contains("broken|Doe").any()
 
 
 def test_a_failing_load_writes_nothing(engine: sa.Engine, tmp_path: Path):
     (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "scan.png").write_bytes(b"GIF89a not really")
-    with pytest.raises(images.ImageError, match="scan.png"):
+    (tmp_path / "x" / "scan.png").write_bytes(b"GIF89a not really")  # the only file: unusable
+    with pytest.raises(images.ImageError, match="file 1 of 1 .*: not an image") as raised:
         ingest(engine, TASK, lambda: TASK.datasets["image_folder"].load(tmp_path), source="t")
+    assert "scan.png" not in str(raised.value)
     table = ensure_task_table(engine, TASK)
     with engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
