@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from core import progress
 from core.kinds.base import Benchmark
 from core.store.runs import track_run
 from core.task import Task
@@ -77,16 +78,27 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+# Named benchmarks every Task has besides its Kind's: pipelines run them, not the Kind.
+TASK_BENCHMARKS = {"dashboards": Benchmark(
+    "dashboards", "first paint and completion of every dashboard page in headless Chromium, "
+    "on a fresh store holding --rows generated rows of the Task, scored",
+    dataset=False, options=("rows", "chunk_size"))}
+
+
+def named_benchmarks(task: Task) -> dict[str, Benchmark]:
+    return {**TASK_BENCHMARKS, **task.kind.benchmarks()}
+
+
 def _menu(task: Task) -> str:
     datasets = ", ".join(sorted(task.datasets)) or "(none)"
-    named = ", ".join(sorted(task.kind.benchmarks())) or "(none)"
+    named = ", ".join(sorted(named_benchmarks(task))) or "(none)"
     return f"datasets (--dataset): {datasets}; named benchmarks (--bench): {named}"
 
 
 def load_dataset(task: Task, dataset: str, data: Path | None, options: Mapping[str, Any]) -> Any:
     if dataset not in task.datasets:
         hint = (f" ('{dataset}' is a named benchmark: --bench {dataset})"
-                if dataset in task.kind.benchmarks() else "")
+                if dataset in named_benchmarks(task) else "")
         raise BenchError(f"Task {task.name} has no dataset {dataset!r}{hint}; {_menu(task)}")
     adapter = task.datasets[dataset]
     given = {key: value for key, value in options.items() if value is not None}
@@ -110,7 +122,12 @@ def _store_benchmark(name: str) -> Callable[..., dict[str, Any]]:
         from pipelines.throughput import throughput
 
         return throughput
-    raise BenchError(f"no pipeline runs the store benchmark {name!r}: known: throughput")
+    if name == "dashboards":
+        from pipelines.page_bench import page_bench
+
+        return page_bench
+    raise BenchError(f"no pipeline runs the store benchmark {name!r}: known: throughput, "
+                     "dashboards")
 
 
 def bench(
@@ -124,12 +141,13 @@ def bench(
     if benchmark is None and dataset is None:
         raise BenchError(f"say what to run for {task.name}: {_menu(task)}")
     if benchmark is not None:
-        named = task.kind.benchmarks()
+        named = named_benchmarks(task)
         if benchmark not in named:
             raise BenchError(f"Task {task.name} has no named benchmark {benchmark!r}; "
                              f"{_menu(task)}")
-        return _named(engine, task, named[benchmark], dataset, data=data, options=given,
-                      profile=profile, seed=seed, seeds=seeds, log=log)
+        with progress.task(f"bench {task.name}: {benchmark} ({profile})"):
+            return _named(engine, task, named[benchmark], dataset, data=data, options=given,
+                          profile=profile, seed=seed, seeds=seeds, log=log)
     extra: dict[str, Any] = {}
     if seeds is not None:  # only Kinds whose protocol repeats over seeds take it
         if "seeds" not in task.kind.bench_options:
@@ -138,7 +156,8 @@ def bench(
         extra["seeds"] = seeds
     params = {"dataset": dataset, "data": str(data) if data else None, "profile": profile,
               **extra, **given}
-    with track_run(engine, task.name, "bench", params) as run:
+    with (progress.task(f"bench {task.name}: {dataset} ({profile})"),
+          track_run(engine, task.name, "bench", params) as run):
         frame = task.feature_frame(load_dataset(task, dataset, data, given))
         run.rows_in = len(frame)
         result = task.kind.bench(task, frame, dataset=dataset, profile=profile, seed=seed,
@@ -171,6 +190,9 @@ def _named(
         frame = (task.feature_frame(load_dataset(task, dataset, data, adapter_options))
                  if spec.dataset else None)
         run.rows_in = 0 if frame is None else len(frame)
-        result = spec.run(task, frame, profile=profile, seed=seed, **own)
+        try:
+            result = spec.run(task, frame, profile=profile, seed=seed, **own)
+        except ValueError as error:  # a benchmark refuses its options or data in words
+            raise BenchError(f"benchmark {spec.name!r} of {task.name}: {error}") from error
         run.rows_out = len(result.get("models", {}))
     return finite(result)

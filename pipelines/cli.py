@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,12 +19,14 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
+from core import progress
 from core.task import Task, TaskRegistryError, get_task, tasks
 
 if TYPE_CHECKING:
@@ -38,6 +42,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 TaskArg = Annotated[str, typer.Argument(help="Task name, e.g. finance.credit_scoring")]
 # `smoke` is accepted but hidden: it exists for tests, not for users.
 PROFILE_HELP = "quick (minutes) or full (benchmarks)"
+QUIET_HELP = "no progress on stderr (errors still print)"
 LEADERBOARD_METRICS = ("ks", "brier", "ece", "rmse", "mae")
 
 
@@ -118,6 +123,53 @@ def _spinner(text: str) -> Progress:
                         transient=True)
     progress.add_task(text, total=None)
     return progress
+
+
+class ProgressLines:
+    """core.progress tasks on stderr through rich: live bars on a terminal; elsewhere (logs,
+    pipes) one line per finished step, and one per `every_s` seconds of a long step (a net's
+    epochs), so a long run leaves a readable trail."""
+
+    def __init__(self, console: Console, every_s: float = 30.0) -> None:
+        self.console = console
+        self.every_s = every_s
+        self.printed_at = time.monotonic()
+        self.bars = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+            TextColumn("{task.fields[eta]}"), console=console, transient=True)
+        self.ids: dict[int, TaskID] = {}
+
+    def started(self, task: progress.Task) -> None:
+        if not self.ids and self.console.is_terminal:
+            self.bars.start()
+        self.ids[id(task)] = self.bars.add_task(task.description, total=task.total,
+                                                detail="", eta="")
+
+    def changed(self, task: progress.Task, counted: bool) -> None:
+        eta = "" if task.remaining_s is None else f"~{_clock(task.remaining_s)} left"
+        self.bars.update(self.ids[id(task)], completed=task.done, total=task.total,
+                         detail=task.detail, eta=eta)
+        if self.console.is_terminal:
+            return
+        if counted or time.monotonic() - self.printed_at >= self.every_s:
+            parts = [f"{task.done}/{task.total if task.total is not None else '?'}",
+                     task.detail, f"{_clock(task.elapsed_s)} elapsed", eta]
+            self.console.print(f"{task.description}: " + " · ".join(p for p in parts if p))
+            self.printed_at = time.monotonic()
+
+    def finished(self, task: progress.Task) -> None:
+        self.bars.remove_task(self.ids.pop(id(task)))
+        if not self.ids and self.console.is_terminal:
+            self.bars.stop()
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
+
+def _progress(quiet: bool) -> ProgressLines | None:
+    return None if quiet else ProgressLines(err)
 
 
 @app.command()
@@ -202,6 +254,7 @@ def train(
     model: Annotated[list[str] | None, typer.Option(help="train only these candidates")] = None,
     dataset: Annotated[str | None, typer.Option(help="train from an adapter file")] = None,
     data: Annotated[Path | None, typer.Option(help="file/folder for --dataset")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help=QUIET_HELP)] = False,
 ) -> None:
     """Fit every candidate, register the versions and promote the best as champion."""
     with user_errors():
@@ -218,7 +271,7 @@ def train(
         # path is digested too.
         source = (fit_width(dataset_source(spec.datasets[dataset], data),
                             model_versions.c.dataset.type.length) if dataset else "store")
-        with _spinner(f"training {spec.name} ({profile})"):
+        with progress.listen(_progress(quiet)):
             result = train_task(engine, spec, profile=profile, seed=seed,
                                 models=tuple(model) if model else None, frame=frame,
                                 dataset=source)
@@ -351,14 +404,14 @@ def bench(
     dataset: Annotated[str | None, typer.Option(
         help="the Task's dataset adapter (its protocol, or the data of a --bench)")] = None,
     benchmark: Annotated[str | None, typer.Option(
-        "--bench", help="a named benchmark of the Task's Kind (throughput, predict_speed)")
+        "--bench", help="a named benchmark (dashboards, or the Kind's: throughput, predict_speed)")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="file/folder (default $VERTICALS_DATA/NAME)")
                     ] = None,
     target: Annotated[str | None, typer.Option(help="target column (csv adapter)")] = None,
     id: Annotated[str | None, typer.Option("--id", help="id column (csv adapter)")] = None,
     rows: Annotated[int | None, typer.Option(
-        min=1, help="rows the throughput bench generates (default 1,000,000)")] = None,
+        min=1, help="rows the throughput and dashboards benches generate (default 10^6)")] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     chunk_size: Annotated[int | None, typer.Option(
@@ -377,6 +430,12 @@ def bench(
     subset: Annotated[str | None, typer.Option(
         help="C-MAPSS subset (FD001..FD004) when the folder holds several (cmapss adapter)")
     ] = None,
+    sizes: Annotated[str | None, typer.Option(
+        help="scaling: training rows per step, comma-separated (default 1000,10000,100000,"
+             "1000000)")] = None,
+    max_rows: Annotated[int | None, typer.Option(
+        min=1, help="scaling: refuse sizes above this (default 1,000,000)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help=QUIET_HELP)] = False,
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
     with user_errors():
@@ -386,14 +445,13 @@ def bench(
         spec, profile = _task(task), _check_profile(profile)
         options = {"target": target, "id": id, "positive": positive, "rows": rows,
                    "chunk_size": chunk_size, "adjacency": adjacency, "start": start,
-                   "freq": freq, "subset": subset}
+                   "freq": freq, "subset": subset, "sizes": sizes, "max_rows": max_rows}
         with stdout_to_stderr():
             engine = open_store()
-            what = benchmark or dataset
-            with _spinner(f"bench {spec.name}: {what} ({profile})"):
+            with progress.listen(_progress(quiet)):
                 result = run_bench(engine, spec, dataset, benchmark=benchmark, data=data,
                                    options=options, profile=profile, seed=seed, seeds=seeds,
-                                   log=err.print)
+                                   log=(lambda _: None) if quiet else err.print)
         typer.echo(json.dumps(result))
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import registry
+from core import progress, registry
 from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import track_run
 from core.task import PROFILES, Task
@@ -48,7 +48,8 @@ def train(
     if profile not in PROFILES:
         raise TrainError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
     params = {"profile": profile, "seed": seed, "models": list(models or []), "dataset": dataset}
-    with track_run(engine, task.name, "train", params) as run:
+    with (progress.task(f"train {task.name} ({profile})"),
+          track_run(engine, task.name, "train", params) as run):
         rows = labelled_rows(engine, task) if frame is None else frame
         run.rows_in = len(rows)
         if rows.empty:

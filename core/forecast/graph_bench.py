@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import progress
 from core.forecast.health import Health, flag
 from core.forecast.horizon_metrics import horizon_metrics
 
@@ -220,6 +221,7 @@ def run_bench(speed: np.ndarray, times: pd.DatetimeIndex, adjacency: np.ndarray,
         for name in names:
             if seed and name in DETERMINISTIC:
                 continue
+            progress.update(candidate=name, seed=seed)
             start = time.perf_counter()
             model = make(name, seed).set_params(horizon=horizon)
             p = model.fit(data, train, valid).predict(data, test)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from core import progress
 from core.kinds.base import (
     PRIMARY_OUTPUT,
     SECTIONS,
@@ -269,6 +270,7 @@ class SequenceRegression:
                                                                  if m != ENSEMBLE]
         fitted: dict[str, Any] = {}
         for name in names:
+            progress.update(candidate=name, seed=seed)
             started = clock.perf_counter()
             model = task.build_model(name, profile, seed=seed).fit(X, y, (Xv, yv))
             raw = model.predict_quantiles(Xc)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core import progress
 from core.evaluate import (
     classification_metrics,
     leaderboard,
@@ -92,8 +93,9 @@ class TabularClassification:
     # "power 9,350 W, above the 9,000 W limit"); features without one show name and value.
     reason_text: Mapping[str, ReasonText] | None = field(default=None, hash=False,
                                                           compare=False)
-    # profile -> the candidates its bench cross-validates (15 folds × 2 fits each: a net
-    # there can cost more than the rest together); a profile not named benches them all.
+    # profile -> the candidates its bench cross-validates (15 folds, a fit each, two on small
+    # tables: a net there can cost more than the rest together); a profile not named benches
+    # them all.
     bench_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False,
                                                         compare=False)
 
@@ -139,7 +141,44 @@ class TabularClassification:
         return {"throughput": Benchmark(
             "throughput", "end-to-end `score` of --rows generated rows against the bare read, "
             "predict and write of the same rows (ratio = bare / end-to-end)",
-            dataset=False, options=("rows", "chunk_size"))}
+            dataset=False, options=("rows", "chunk_size")),
+            "scaling": Benchmark(
+            "scaling", "each candidate fit on the Task's generated rows at --sizes (default "
+            "10^3..10^6, at most --max-rows): fit seconds and AUC on one held-out sample, and "
+            "the growth exponent of fit time in rows (1 = linear)",
+            dataset=False, options=("sizes", "max_rows"), run=self._scaling)}
+
+    def _scaling(self, task: TaskSpec, frame: None, *, profile: str, seed: int,
+                 sizes: str | Sequence[int] | None = None,
+                 max_rows: int | None = None) -> dict[str, Any]:
+        from core.evaluate import auc
+        from core.kinds.scaling import WARM_UP_ROWS, SampledTask, parse_sizes, scaling
+
+        if not isinstance(task, SampledTask):
+            raise ValueError(f"the scaling bench generates rows: {task.name} has no sample()")
+        chosen = parse_sizes(sizes, max_rows)
+        names, _ = self._members(task, self.bench_models.get(profile))
+
+        def fit(name: str, rows: pd.DataFrame) -> Model:
+            labelled, y = self.labelled(rows)
+            return task.build_model(name, profile, seed=seed).fit(
+                labelled[self.feature_columns(labelled)], y)
+
+        def score(model: Model, rows: pd.DataFrame) -> float:
+            labelled, y = self.labelled(rows)
+            return auc(y, model.predict_proba(labelled[self.feature_columns(labelled)])[:, 1])
+
+        result = scaling(task, names, fit, score, metric=self.primary_metric, seed=seed,
+                         sizes=chosen)
+        protocol = (
+            f"per size n: every candidate ({profile} profile) fit on {task.name}'s generator "
+            f"rows sample(n, seed {seed}), its main target only (raw scores: AUC needs no "
+            "calibration), its fit alone timed (after one untimed warm-up fit on at most "
+            f"{WARM_UP_ROWS:,} rows); AUC on one held-out sample({result['test_rows']}, "
+            f"seed {seed + 1}); growth = slope of log fit seconds on log rows from 10^4 rows "
+            "up (all sizes when fewer reach it)")
+        return {"task": task.name, "benchmark": "scaling", "protocol": protocol,
+                "profile": profile, "metric": self.primary_metric, **result}
 
     def realised(self, task: TaskSpec, frame: pd.DataFrame,
                  ledger: pd.DataFrame) -> pd.DataFrame:
@@ -210,16 +249,20 @@ class TabularClassification:
         modes = {mode: mode_labels(rows, mode) for mode in self.modes}
         fitted: dict[str, tuple[Model, Calibrator, dict[str, ModeHead]]] = {}
         candidates = []
-        for name in names:
-            model = task.build_model(name, profile, seed=seed).fit(X_fit, y_fit)
-            calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
-            heads = {mode: self._fit_head(lambda n=name: task.build_model(n, profile, seed=seed),
-                                          X, labels, parts)
-                     for mode, labels in modes.items()}
-            fitted[name] = (model, calibrator, heads)
-            candidates.append(self._candidate(
-                name, model, calibrator, heads, features, X_test, y_test, len(X_fit), reference,
-                self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
+        with progress.task("candidates", total=len(names)):
+            for name in names:
+                progress.update(candidate=name)
+                model = task.build_model(name, profile, seed=seed).fit(X_fit, y_fit)
+                calibrator = Calibrator(self.calibration).fit(
+                    model.predict_proba(X_cal)[:, 1], y_cal)
+                heads = {mode: self._fit_head(
+                    lambda n=name: task.build_model(n, profile, seed=seed), X, labels, parts)
+                         for mode, labels in modes.items()}
+                fitted[name] = (model, calibrator, heads)
+                candidates.append(self._candidate(
+                    name, model, calibrator, heads, features, X_test, y_test, len(X_fit),
+                    reference, self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
+                progress.advance()
         if wants_blend:
             from core.models.blend import Blend
 
@@ -297,7 +340,7 @@ class TabularClassification:
         **options: Any,
     ) -> dict[str, Any]:
         """Stratified 5-fold CV repeated 3 times; mean test metrics per candidate; best by AUC."""
-        from core.kinds.tabular_bench import cross_validate
+        from core.kinds.tabular_bench import REFIT_BELOW, cross_validate, refits
 
         rows, y = self.labelled(frame)
         X = rows[self.feature_columns(rows)]
@@ -322,8 +365,13 @@ class TabularClassification:
         protocol = (
             f"stratified 5-fold CV repeated 3 times (seed {seed}, {len(y)} labelled rows); in "
             f"each fold every model is fit on 80% of the training folds, {self.calibration}-"
-            "calibrated on the other 20%, refit on all training folds with that calibration, "
-            "scored on the test fold; blend = mean of calibrated member PDs; metrics are means "
+            "calibrated on the other 20% (calibration and cut-offs from those rows only), "
+            + ("refit on all training folds with that calibration (training folds under "
+               f"{REFIT_BELOW:,} rows: a small table's 20% is data the model would miss)"
+               if refits(folds) else
+               "that model kept as it is (one fit per candidate per fold, as `train` fits "
+               f"the model it ships; no refit from {REFIT_BELOW:,} training rows)")
+            + ", scored on the test fold; blend = mean of calibrated member PDs; metrics are means "
             f"over the 15 test folds; error_rate/f1 at {at}; label columns are never features"
             + ("; recall_M = share of mode-M rows the target's alert fires on" if modes else "")
         )

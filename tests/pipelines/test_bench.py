@@ -16,6 +16,7 @@ from pipelines.bench import BenchError, bench
 from tests.fakes import FakeKind, make_task
 from verticals.finance.credit_scoring import TASK as CREDIT
 from verticals.finance.stock_forecasting import TASK as STOCKS
+from verticals.manufacturing.failure_prediction import TASK as FAILURES
 
 
 @pytest.fixture
@@ -81,3 +82,29 @@ def test_throughput_is_a_named_benchmark_of_tabular_kinds(sqlite_engine, dialect
     assert result["benchmark"] == "throughput" and result["rows"] == 2000
     assert result["end_to_end_s"] > 0 and 0 < result["ratio"]
     assert result["dialect"] == dialect and result["chunk_size"] == 500
+
+
+@pytest.mark.parametrize("task", [CREDIT, FAILURES], ids=lambda task: task.name)
+def test_scaling_fits_every_candidate_at_every_size(sqlite_engine, task) -> None:
+    result = bench(sqlite_engine, task, benchmark="scaling", options={"sizes": "400,200"},
+                   profile="smoke", seed=0)
+    names = list(task.kind.bench_models.get("smoke", task.candidates()))
+    assert result["benchmark"] == "scaling" and result["metric"] == "auc"
+    assert result["sizes"] == [200, 400] and result["test_rows"] == 400
+    assert list(result["models"]) == names and "blend" not in result["models"]
+    for runs in result["models"].values():
+        assert list(runs) == ["200", "400"]
+        assert all(run["fit_s"] > 0 and 0.0 <= run["auc"] <= 1.0 for run in runs.values())
+    assert set(result["growth"]) == set(names)
+    assert all(isinstance(value, float) for value in result["growth"].values())
+    with sqlite_engine.connect() as conn:
+        row = conn.execute(sa.select(pipeline_runs).where(
+            pipeline_runs.c.pipeline == "bench")).one()
+    assert row.status == "succeeded" and row.rows_out == len(names)
+
+
+def test_scaling_refuses_sizes_above_its_guard_before_fitting(sqlite_engine) -> None:
+    with pytest.raises(BenchError, match="'scaling' of finance.credit_scoring: size 5,000 is "
+                                         "above --max-rows 1,000"):
+        bench(sqlite_engine, CREDIT, benchmark="scaling",
+              options={"sizes": "500,5000", "max_rows": 1000}, profile="smoke")

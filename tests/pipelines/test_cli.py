@@ -90,10 +90,9 @@ def test_user_errors_are_one_clean_line(home: Path, args: tuple[str, ...], messa
     assert "Traceback" not in out + err
 
 
-def test_bench_prints_one_json_line(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The real bench protocol (15 folds) with one candidate keeps this test to seconds.
+def _card_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A card-default CSV for the csv adapter; the Task benches LightGBM alone."""
+    # The real bench protocol (15 folds) with one candidate keeps these tests to seconds.
     lightgbm_only = replace(TASK, models={"lightgbm": TASK.candidates()["lightgbm"]})
     monkeypatch.setattr(cli, "get_task", lambda name: lightgbm_only)
     rng = np.random.default_rng(0)
@@ -106,8 +105,15 @@ def test_bench_prints_one_json_line(
     })
     path = tmp_path / "cards.csv"
     frame.to_csv(path, index=False)
-    code, out, _ = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
-                          "--target", "Y", "--id", "ID", "--profile", "smoke")
+    return path
+
+
+def test_bench_prints_one_json_line_and_its_progress_on_stderr(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _card_table(tmp_path, monkeypatch)
+    code, out, err = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
+                            "--target", "Y", "--id", "ID", "--profile", "smoke")
     assert code == 0
     lines = out.strip().splitlines()
     assert len(lines) == 1
@@ -115,6 +121,94 @@ def test_bench_prints_one_json_line(
     assert result["task"] == TASK.name and result["dataset"] == "csv"
     assert result["best"]["model"] == "lightgbm" and list(result["models"]) == ["lightgbm"]
     assert 0.5 < result["best"]["auc"] <= 1
+    # Not a terminal: one line per finished fold, with candidate, fold, elapsed and ETA.
+    steps = [line for line in err.splitlines() if line.startswith("cross-validation: ")]
+    assert len(steps) == 15
+    assert steps[0].startswith("cross-validation: 1/15 · candidate lightgbm · fold 1/15 · ")
+    assert "elapsed" in steps[0] and "left" in steps[0]
+    assert steps[-1].startswith("cross-validation: 15/15 · candidate lightgbm · fold 15/15")
+
+
+def test_bench_quiet_prints_its_json_and_nothing_on_stderr(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _card_table(tmp_path, monkeypatch)
+    code, out, err = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
+                            "--target", "Y", "--id", "ID", "--profile", "smoke", "--quiet")
+    assert code == 0 and err == ""
+    assert len(out.strip().splitlines()) == 1 and json.loads(out)["models"].keys() == {"lightgbm"}
+
+
+def test_bench_scaling_takes_its_sizes_and_guard_from_the_command_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lightgbm_only = replace(TASK, models={"lightgbm": TASK.candidates()["lightgbm"]})
+    monkeypatch.setattr(cli, "get_task", lambda name: lightgbm_only)
+    code, out, err = invoke("bench", TASK.name, "--bench", "scaling", "--sizes", "200,400",
+                            "--profile", "smoke")
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    runs = json.loads(out)["models"]["lightgbm"]
+    assert list(runs) == ["200", "400"] and all(run["fit_s"] > 0 for run in runs.values())
+    assert "scaling: 2/2 · rows 400 · candidate lightgbm" in err
+    code, out, err = invoke("bench", TASK.name, "--bench", "scaling", "--sizes", "200,4000",
+                            "--max-rows", "1000", "--profile", "smoke")
+    assert code == 1 and out == "" and "size 4,000 is above --max-rows 1,000" in err
+    assert "Traceback" not in err
+
+
+def test_progress_on_a_terminal_is_live_bars_that_leave_no_trail() -> None:
+    import io
+
+    from rich.console import Console
+
+    from core import progress
+
+    screen = io.StringIO()
+    lines = cli.ProgressLines(Console(file=screen, force_terminal=True, width=120))
+    with progress.listen(lines), progress.task("cross-validation", total=2):
+        progress.update(candidate="lightgbm", fold="1/2")
+        progress.advance()
+        assert lines.bars.live.is_started and len(lines.ids) == 1
+    assert not lines.bars.live.is_started and lines.ids == {}
+    assert "cross-validation" in screen.getvalue()
+    assert "cross-validation: 1/2" not in screen.getvalue()  # bars, not log lines
+
+
+def test_progress_in_a_log_prints_finished_steps_and_long_steps_now_and_then() -> None:
+    import io
+
+    from rich.console import Console
+
+    from core import progress
+
+    log = io.StringIO()
+    lines = cli.ProgressLines(Console(file=log, width=200), every_s=0.0)
+    with progress.listen(lines), progress.task("bench images (full)"):
+        progress.update(candidate="cnn", seed=0)
+        progress.update(epoch="1/30")
+    assert [line.split(" · 0:00")[0] for line in log.getvalue().splitlines()] == [
+        "bench images (full): 0/? · candidate cnn · seed 0",
+        "bench images (full): 0/? · candidate cnn · seed 0 · epoch 1/30"]
+    quiet = io.StringIO()
+    lines = cli.ProgressLines(Console(file=quiet, width=200))  # every 30 s: none this fast
+    with progress.listen(lines), progress.task("bench images (full)"):
+        progress.update(candidate="cnn", epoch="1/30")
+    assert quiet.getvalue() == ""
+
+
+def test_train_reports_each_candidate_and_quiet_silences_it(home: Path, tmp_path: Path) -> None:
+    sample = tmp_path / "applications.csv"
+    TASK.sample(400, 2).to_csv(sample, index=False)
+    assert invoke("ingest", TASK.name, str(sample))[0] == 0
+    args = ("train", TASK.name, "--profile", "smoke", "--model", "scorecard", "--model",
+            "lightgbm")
+    code, out, err = invoke(*args)
+    assert code == 0 and "leaderboard" in out
+    steps = [line for line in err.splitlines() if line.startswith("candidates: ")]
+    assert [s.split(" · ")[:2] for s in steps] == [["candidates: 1/2", "candidate scorecard"],
+                                                    ["candidates: 2/2", "candidate lightgbm"]]
+    code, out, err = invoke(*args, "--quiet")
+    assert code == 0 and "leaderboard" in out and err == ""
 
 
 def test_sample_writes_the_tasks_seeded_generator_output(tmp_path: Path) -> None:

@@ -48,3 +48,11 @@ def test_unseen_and_missing_values_score(credit) -> None:
     rows["status"] = pd.Series(["new", None], dtype="str", index=rows.index)
     rows["amount"] = np.nan
     assert np.isfinite(model.predict_proba(rows)).all()
+
+
+def test_a_step_budget_ends_the_fit(credit) -> None:
+    X, y = credit  # 320 fit rows: the automatic batch of 128 makes 3 steps an epoch
+    capped = TabularMLP(hidden=(8,), max_epochs=50, patience=100, max_steps=3).fit(X, y)
+    assert capped.net_.epochs_ <= 1
+    free = TabularMLP(hidden=(8,), max_epochs=5, patience=100).fit(X, y)
+    assert free.net_.epochs_ == 5
