@@ -16,7 +16,33 @@ from core.store import input_queries, queries, schema
 from core.store.engine import database_url, make_engine, read_task_frame
 from core.task import Task
 
-QUERY_TTL_S = 60
+# Cached results are keyed on the store's state (store_state), not a timer: a write a page shows
+# moves the key, so a page is cold once per change, not once a minute. The TTL only frees
+# results of states no page asks for again.
+QUERY_TTL_S = 3600
+
+
+def _state_columns() -> list[sa.ColumnElement[Any]]:
+    """Aggregates that move with every write a page shows: runs started and finished (ingest,
+    train, score, bench), promotions, audit entries, the loop's schedules, live metrics, gate
+    decisions, held batches and work orders. Each is a primary-key maximum or a small table's."""
+    t = schema
+    paused = sa.func.sum(sa.case((t.schedules.c.paused, 1), else_=0))
+    return [sa.func.max(t.pipeline_runs.c.id), sa.func.max(t.pipeline_runs.c.finished_at),
+            sa.func.max(t.aliases.c.updated_at), sa.func.max(t.audit_log.c.id),
+            sa.func.max(t.schedules.c.id), sa.func.max(t.schedules.c.last_slot), paused,
+            sa.func.max(t.live_metrics.c.id), sa.func.max(t.gate_decisions.c.id),
+            sa.func.max(t.held_batches.c.id), sa.func.max(t.held_batches.c.released_at),
+            sa.func.max(t.work_order_events.c.id), sa.func.max(t.work_orders.c.updated_at)]
+
+
+def store_state(url: str) -> tuple[str, ...]:
+    """The cache key of the store at `url`: one row of cheap aggregates, read on every page
+    run (uncached: it is what tells a cached result is stale)."""
+    with engine_for(url).connect() as conn:
+        row = conn.execute(sa.select(*(sa.select(c).scalar_subquery() for c in
+                                       _state_columns()))).one()
+    return tuple(str(value) for value in row)
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,21 +57,23 @@ def input_table(task: Task) -> sa.Table:
 
 # st.cache_data hashes every argument except those named with a leading underscore: the key is
 # the store URL, the Task name and plain values; the engine and Task objects ride along unhashed.
+# `state` (store_state) is part of every key: a new run, promotion or audit entry is a miss.
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def cached_query(url: str, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run `core.store.queries.<name>(engine, *args, **kwargs)`, cached for QUERY_TTL_S."""
+def cached_query(url: str, state: tuple[str, ...], name: str, *args: Any, **kwargs: Any) -> Any:
+    """Run `core.store.queries.<name>(engine, *args, **kwargs)`, cached per store state."""
     return getattr(queries, name)(engine_for(url), *args, **kwargs)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def cached_input_query(url: str, task_name: str, name: str, *args: Any, _task: Task,
-                       **kwargs: Any) -> Any:
+def cached_input_query(url: str, state: tuple[str, ...], task_name: str, name: str, *args: Any,
+                       _task: Task, **kwargs: Any) -> Any:
     """Run `core.store.input_queries.<name>(engine, <the Task's input table>, ...)`, cached."""
     return getattr(input_queries, name)(engine_for(url), input_table(_task), *args, **kwargs)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=64)
-def cached_row(url: str, task_name: str, key: Any, _task: Task) -> pd.DataFrame:
+def cached_row(url: str, state: tuple[str, ...], task_name: str, key: Any,
+               _task: Task) -> pd.DataFrame:
     """The first input row whose entity is `key`, with the columns `score` reads (labels left
     out unless they are the history), in the schema's dtypes."""
     kind = _task.kind
@@ -66,11 +94,12 @@ def cached_predictor(url: str, task_name: str, version: int, created: str, _task
 
 @dataclass(frozen=True)
 class CachedPageContext:
-    """core.page.PageContext on the store at `url`, every query cached (QUERY_TTL_S)."""
+    """core.page.PageContext on the store at `url`, every query cached per store `state`."""
 
     url: str
     task: Task
     champion: queries.ModelSummary | None
+    state: tuple[str, ...] = ()  # store_state when the page run began
 
     @property
     def engine(self) -> sa.Engine:
@@ -83,12 +112,12 @@ class CachedPageContext:
 
     def query(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """A cached `core.store.queries` call about this Task (task name passed first)."""
-        return cached_query(self.url, name, self.task.name, *args, **kwargs)
+        return cached_query(self.url, self.state, name, self.task.name, *args, **kwargs)
 
     def input_query(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """A cached `core.store.input_queries` call on this Task's input table."""
-        return cached_input_query(self.url, self.task.name, name, *args, _task=self.task,
-                                  **kwargs)
+        return cached_input_query(self.url, self.state, self.task.name, name, *args,
+                                  _task=self.task, **kwargs)
 
     def has_input(self) -> bool:
         return queries.has_table(self.engine, self.table.name)
@@ -99,13 +128,13 @@ class CachedPageContext:
 
     def row(self, key: Any) -> pd.DataFrame:
         """The first input row whose entity is `key` (an empty frame when there is none)."""
-        return cached_row(self.url, self.task.name, key, _task=self.task)
+        return cached_row(self.url, self.state, self.task.name, key, _task=self.task)
 
     def reference(self) -> dict[str, Any]:
         """The champion's drift reference profile (core.monitor.reference_profile)."""
         if self.champion is None:
             return {}
-        return cached_query(self.url, "reference_profile", self.champion.id)
+        return cached_query(self.url, self.state, "reference_profile", self.champion.id)
 
     def predictor(self, version: int | None = None) -> Predictor | None:
         """The predictor of a version (default: the champion); None before the first training."""
@@ -128,8 +157,11 @@ def store_url() -> str:
 def make_context(task: Task, url: str | None = None) -> CachedPageContext:
     """A context for `task` on the store at `url` (default: VERTICALS_DB_URL / VERTICALS_HOME)."""
     url = url or store_url()
-    champion = cached_query(url, "champion", task.name) if store_ready(url) else None
-    return CachedPageContext(url=url, task=task, champion=champion)
+    if not store_ready(url):
+        return CachedPageContext(url=url, task=task, champion=None)
+    state = store_state(url)
+    champion = cached_query(url, state, "champion", task.name)
+    return CachedPageContext(url=url, task=task, champion=champion, state=state)
 
 
 def store_ready(url: str) -> bool:

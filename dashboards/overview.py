@@ -11,8 +11,16 @@ import streamlit as st
 from core.monitor import PSI_FLAG
 from core.task import Task
 from dashboards.components import charts
-from dashboards.components.formats import champion_sentence, count, metric_name, metric_value, when
-from dashboards.components.tiles import Tile, tiles
+from dashboards.components.formats import (
+    champion_sentence,
+    count,
+    metric_name,
+    metric_rows,
+    readable_columns,
+    seconds,
+    when,
+)
+from dashboards.components.tiles import Tile, count_tile, metric_tile, tiles
 from dashboards.context import empty_store_message, make_context, store_ready, store_url
 
 
@@ -20,7 +28,10 @@ def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     shown = runs[["pipeline", "status", "started_at", "duration_s", "rows_in", "rows_out",
                   "rows_rejected"]].copy()
     shown["started_at"] = [when(t) for t in shown["started_at"]]
-    return shown.rename(columns={"started_at": "started", "duration_s": "seconds"})
+    shown["duration_s"] = [seconds(v) for v in shown["duration_s"]]
+    for column in ("rows_in", "rows_out", "rows_rejected"):
+        shown[column] = [count(v) if pd.notna(v) else "" for v in shown[column]]
+    return readable_columns(shown.rename(columns={"duration_s": "duration"}))
 
 
 def task_summary(task: Task, url: str, page: Any | None = None) -> None:
@@ -39,19 +50,23 @@ def task_summary(task: Task, url: str, page: Any | None = None) -> None:
         if page is not None:
             link.page_link(page, label="Open", icon=":material/arrow_forward:")
         if model is None:
-            tiles([Tile("Champion", "none"), Tile("Input rows", count(counts["input_rows"]))])
+            tiles([Tile("Champion", "none"), count_tile("Input rows", counts["input_rows"],
+                                                        "rows in the Task's input table")])
             st.info(f"No model trained yet: run `verticals train {task.name}` "
                     "(or `verticals demo` for every Task).", icon=":material/model_training:")
             return
         tiles([
             Tile("Champion", f"v{model.version}", f"{model.model}: the version `score` uses"),
-            Tile(metric_name(model.primary_metric), metric_value(model.primary_value),
-                 "primary metric of the champion on held-out data"),
-            Tile("Input rows", count(counts["input_rows"]), "rows in the Task's input table"),
-            Tile("Predictions", count(counts["predictions"]), "rows in the ledger, all versions"),
-            Tile("Quarantined", count(counts["quarantined"]), "input rows ingest rejected"),
+            metric_tile(model.primary_metric, model.primary_value, metric_rows(model),
+                        task.kind.higher_is_better, "primary metric of the champion"),
+            count_tile("Input rows", counts["input_rows"], "rows in the Task's input table"),
+            count_tile("Predictions", counts["predictions"],
+                       "rows in the ledger, all versions, the primary output"),
+            count_tile("Quarantined", counts["quarantined"],
+                       "rejections ingest recorded (a row breaking two rules counts twice)"),
             Tile("Drift flags", "n/a" if drift.empty else str(len(drifted)),
-                 f"features with PSI >= {PSI_FLAG} in the last scored batch"),
+                 f"features with PSI >= {PSI_FLAG} in the last scored batch",
+                 better="lower"),
         ])
         st.caption(champion_sentence(model))
         left, right = st.columns(2)

@@ -13,12 +13,12 @@ from core.task import Task
 from dashboards.components.drift import drift_section
 from dashboards.components.explorer import data_explorer
 from dashboards.components.forecast import forecast_section
-from dashboards.components.formats import champion_sentence, metric_name, metric_value
+from dashboards.components.formats import champion_sentence, metric_name, metric_rows
 from dashboards.components.leaderboard import leaderboard
 from dashboards.components.ledger import predictions_browser
 from dashboards.components.live import live_section
 from dashboards.components.runs import run_history
-from dashboards.components.tiles import Tile, tiles
+from dashboards.components.tiles import Tile, metric_tile, tiles
 from dashboards.context import empty_store_message, make_context, store_ready
 
 
@@ -61,12 +61,14 @@ def champion_header(ctx: PageContext) -> None:
                 icon=":material/model_training:")
         return
     shown = [Tile("Champion", f"v{model.version}", f"{model.model}: the version `score` uses")]
-    for name in ctx.task.kind.display_metrics:
+    kind = ctx.task.kind
+    for name in kind.display_metrics:
         value = model.primary_value if name == model.primary_metric else model.metrics.get(name)
         if value is None:
             continue
-        shown.append(Tile(metric_name(name), metric_value(value),
-                          f"{metric_name(name)} of the champion on held-out data"))
+        direction = kind.higher_is_better if name == model.primary_metric else None
+        shown.append(metric_tile(name, value, metric_rows(model), direction,
+                                 f"{metric_name(name)} of the champion"))
     tiles(shown)
     st.caption(champion_sentence(model))
 

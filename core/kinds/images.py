@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from core import images
+from core import images, progress
 from core.evaluate import leaderboard, stratified_split
 from core.kinds.base import (
     PRIMARY_OUTPUT,
@@ -188,6 +188,7 @@ class ImageClassification:
         reference = self.reference(rows.iloc[fit])
         candidates = []
         for name in (list(task.candidates()) if models is None else list(models)):
+            progress.update(candidate=name, seed=seed)
             model = task.build_model(name, profile, seed=seed)
             started = time.perf_counter()
             model.fit(X[fit], y[fit], X_valid=X[val], y_valid=y[val])
@@ -207,13 +208,14 @@ class ImageClassification:
                 "target_sensitivity": self.target_sensitivity, "fit_seconds": round(seconds, 2),
                 "epochs": getattr(model, "epochs_", None),
                 "rows": {"fit": len(fit), "validation": len(val), "test": len(test)},
-                "confusion": {"classes": classes,
-                              "matrix": confusion(y[test], P.argmax(axis=1), len(classes))},
+                "confusion": operating_confusion(y[test], P, classes, positive, threshold),
                 "roc": roc_curve(y[test] == positive, P[:, positive]),
             }
             candidates.append(Candidate(
                 name=name, predictor=predictor, params=params, train_rows=len(fit),
                 metrics={**image_metrics(y[test], P, classes, positive, threshold),
+                         # read off the matrix the page draws: one truth for both
+                         **operating_rates(params["confusion"]),
                          # the sensitivity the threshold promises a new malignant case
                          "op_guarantee": round(guaranteed_sensitivity(
                              int(np.sum(y[val] == positive)), self.target_sensitivity), 4),
@@ -297,11 +299,8 @@ class ImagePredictor:
         """The positive class when its probability reaches the threshold, else the likeliest
         other class."""
         threshold = self.threshold if threshold is None else threshold
-        others = P.copy()
-        others[:, self.positive] = -1.0
         names = np.asarray(self.classes, dtype=object)
-        return np.where(P[:, self.positive] >= threshold, names[self.positive],
-                        names[others.argmax(axis=1)])
+        return names[decided(P, self.positive, threshold)]
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Ledger rows: calibrated positive-class probability, decision, probabilities JSON."""
@@ -343,6 +342,37 @@ class ImagePredictor:
                    classes=state["classes"], positive=state["positive"],
                    threshold=state["threshold"], size=state["size"], channels=state["channels"],
                    id=state["id"], image=state["image"])
+
+
+def decided(P: np.ndarray, positive: int, threshold: float) -> np.ndarray:
+    """Class indices decided at the operating point: the positive class when its probability
+    reaches `threshold`, else the likeliest other class (not argmax: at a threshold below 0.5
+    a case the model finds more likely benign is still called positive)."""
+    others = np.array(P, dtype=float, copy=True)
+    others[:, positive] = -1.0
+    return np.where(P[:, positive] >= threshold, positive, others.argmax(axis=1))
+
+
+def operating_confusion(y: np.ndarray, P: np.ndarray, classes: list[str], positive: int,
+                        threshold: float) -> dict[str, Any]:
+    """counts[true][decided] of the decisions at the operating point, with the threshold and
+    positive class they were made for (model_versions.params["confusion"])."""
+    return {"classes": list(classes), "positive": classes[positive],
+            "threshold": round(float(threshold), 6),
+            "matrix": confusion(y, decided(P, positive, threshold), len(classes))}
+
+
+def operating_rates(matrix: Mapping[str, Any]) -> dict[str, float]:
+    """op_sensitivity and op_specificity of the positive class read off an operating-point
+    confusion matrix (operating_confusion); NaN when a class has no rows."""
+    counts = np.asarray(matrix["matrix"], dtype=float)
+    k = list(matrix["classes"]).index(matrix["positive"])
+    positives = counts[k].sum()
+    negatives = counts.sum() - positives
+    false_positive = counts[:, k].sum() - counts[k, k]
+    sens = counts[k, k] / positives if positives else float("nan")
+    spec = 1 - false_positive / negatives if negatives else float("nan")
+    return {"op_sensitivity": round(float(sens), 6), "op_specificity": round(float(spec), 6)}
 
 
 def _round(value: float) -> float:

@@ -124,6 +124,31 @@ def distinct_keys(engine: Engine, table: sa.Table, key_column: str, limit: int =
             sa.select(table.c[key_column]).order_by(table.c[key_column]).limit(limit)).scalars())
 
 
+def find_keys(engine: Engine, table: sa.Table, key_column: str, text: str,
+              limit: int = 20) -> list[Any]:
+    """Ids of the whole table that match `text` (typed by a user): the id itself first (an
+    equality on the key's unique index, one lookup at any size), then up to `limit` ids that
+    start with it, in id order. A picker of the first N ids cannot reach the others."""
+    column = table.c[key_column]
+    text = text.strip()
+    if not text:
+        return []
+    if column.type.python_type is not str:
+        try:
+            wanted = column.type.python_type(text)
+        except ValueError:
+            return []  # "abc" is no integer id
+        with engine.connect() as conn:
+            return list(conn.execute(sa.select(column).where(column == wanted)).scalars())
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with engine.connect() as conn:
+        exact = list(conn.execute(sa.select(column).where(column == text)).scalars())
+        starting = conn.execute(
+            sa.select(column).where(column.like(f"{escaped}%", escape="\\"), column != text)
+            .order_by(column).limit(max(limit - len(exact), 0))).scalars()
+        return exact + list(starting)
+
+
 def profile_bucket(column: sa.ColumnElement[Any], edges: Sequence[float]) -> sa.ColumnElement[int]:
     """The bucket of core.monitor's numeric profile: i holds edges[i-1] < x <= edges[i]; the
     one past the last edge holds larger values and the next one missing values."""

@@ -215,6 +215,39 @@ def quarantine_rules(engine: Engine, task: str, limit: int = 20) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["column", "rule", "rows"])
 
 
+QUARANTINE_EXPORT_ROWS = 100_000  # a page or a CSV download of rejected rows holds at most this
+QUARANTINE_COLUMNS = ("row_number", "column", "value", "rule", "source", "run_id",
+                      "created_at", "payload")
+
+
+def _quarantined(task: str, rule: str | None) -> list[sa.ColumnElement[bool]]:
+    return [quarantine.c.task == task, *([quarantine.c.rule == rule] if rule else [])]
+
+
+def quarantine_count(engine: Engine, task: str, rule: str | None = None) -> int:
+    """How many quarantine rows a Task has (of one rule when given)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(quarantine)
+                            .where(*_quarantined(task, rule))).scalar_one()
+
+
+def quarantine_page(engine: Engine, task: str, rule: str | None = None, page: int = 0,
+                    size: int = 50) -> pd.DataFrame:
+    """One page of the rows ingest rejected (newest run first, then by row number): where
+    (source, run, row), which column and value, the rule, and the raw row as JSON. `size` is
+    capped at QUARANTINE_EXPORT_ROWS (the CSV download asks for one page of that size)."""
+    size = min(size, QUARANTINE_EXPORT_ROWS)
+    query = (
+        sa.select(*(quarantine.c[name] for name in QUARANTINE_COLUMNS))
+        .where(*_quarantined(task, rule))
+        .order_by(quarantine.c.run_id.desc(), quarantine.c.row_number, quarantine.c.id)
+        .limit(size).offset(max(page, 0) * size)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
+
+
 # --- drift ----------------------------------------------------------------------------------
 
 

@@ -5,16 +5,58 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from core import images
 from core.fields import Field
 from core.page import PageContext
 from dashboards.components import charts
-from dashboards.components.formats import count
-from dashboards.components.tiles import Tile, tiles
+from dashboards.components.tiles import Tile, count_tile, tiles
 
 SAMPLE_ROWS = 200
 BINS = 20
+THUMBNAILS = 24  # image cells shown per page of the sample
+THUMBNAIL_COLUMNS = 6
+THUMBNAIL_PX = 96
+IMAGE_PROBE = 5  # sample cells that must all decode for a text column to be an image column
+
+
+def image_columns(fields: list[Field], sample: pd.DataFrame) -> list[str]:
+    """Text columns whose cells are stored images (core.images): told by their content, as the
+    schema types them as plain text; the first IMAGE_PROBE non-empty cells must all decode."""
+    found = []
+    for field in fields:
+        if field.kind != "text" or field.name not in sample:
+            continue
+        cells = sample[field.name].dropna().head(IMAGE_PROBE)
+        if len(cells) and all(images.is_valid(cell) for cell in cells):
+            found.append(field.name)
+    return found
+
+
+def is_identifier(counts: pd.DataFrame) -> bool:
+    """Whether category_counts (most frequent first) says every value is distinct: a bar
+    chart of it would be bars of height 1."""
+    return len(counts) > 1 and int(counts["rows"].max()) == 1
+
+
+def thumbnails(ctx: PageContext, sample: pd.DataFrame, columns: list[str]) -> None:
+    """A page of the sample's image cells as a grid of thumbnails, captioned by entity."""
+    entity = ctx.task.kind.entity
+    pages = max(1, -(-len(sample) // THUMBNAILS))
+    page = st.number_input(f"Images page (of {pages})", 1, pages, 1,
+                           key=f"{ctx.task.slug}-thumbs-page") if pages > 1 else 1
+    shown = sample.iloc[(int(page) - 1) * THUMBNAILS:int(page) * THUMBNAILS]
+    for column in columns:
+        st.markdown(f"**{column}** — {len(shown)} of the sample's images")
+        cells = [(row[entity] if entity in shown else i, row[column])
+                 for i, row in shown.iterrows() if isinstance(row[column], str)]
+        for start in range(0, len(cells), THUMBNAIL_COLUMNS):
+            slots = st.columns(THUMBNAIL_COLUMNS)
+            for slot, (key, cell) in zip(slots, cells[start:start + THUMBNAIL_COLUMNS],
+                                         strict=False):
+                slot.image(images.png_bytes(cell), caption=str(key), width=THUMBNAIL_PX)
 
 
 def _edges(low: float, high: float, integer: bool) -> list[float]:
@@ -79,11 +121,15 @@ def data_explorer(ctx: PageContext) -> None:
         binary_target or target_field.kind in ("integer", "number"))
     rate_of = target if numeric_target else None
 
+    # Image cells are looked at, not counted: thumbnails below, no filter, no bar chart.
+    sample = ctx.input_query("sample_rows", None, IMAGE_PROBE)
+    pictures = image_columns(fields, sample)
+    fields = [f for f in fields if f.name not in pictures]
     filters = _filters(ctx, fields)
     matching = ctx.input_query("count_rows", filters)
     total = ctx.input_query("count_rows")
-    shown = [Tile("Rows matching", count(matching), "input rows that pass the filters"),
-             Tile("Rows stored", count(total), f"all rows in table {ctx.table.name}")]
+    shown = [count_tile("Rows matching", matching, "input rows that pass the filters"),
+             count_tile("Rows stored", total, f"all rows in table {ctx.table.name}")]
     if rate_of:
         mean = ctx.input_query("column_mean", rate_of, filters)
         if mean is not None and binary_target:
@@ -100,8 +146,14 @@ def data_explorer(ctx: PageContext) -> None:
     line = "target rate" if binary_target else f"mean {rate_of}"
     if field.kind in ("category", "boolean", "text"):
         frame = ctx.input_query("category_counts", name, filters, rate)
-        st.plotly_chart(charts.counts_chart(frame, "value", name, line_name=line),
-                        key=f"{ctx.task.slug}-counts")
+        if is_identifier(frame):
+            rate = None  # no group to average over
+            st.info(f"Every matching row has its own {name}: it identifies rows, so there are "
+                    "no groups to chart. Look a row up in the sample below.",
+                    icon=":material/fingerprint:")
+        else:
+            st.plotly_chart(charts.counts_chart(frame, "value", name, line_name=line),
+                            key=f"{ctx.task.slug}-counts")
     elif field.kind == "date":
         frame = ctx.input_query("monthly_counts", name, filters, rate)
         st.plotly_chart(charts.counts_chart(frame, "month", f"{name} (month)", line_name=line),
@@ -121,5 +173,8 @@ def data_explorer(ctx: PageContext) -> None:
                    f"({meaning}) in each group.")
 
     st.markdown(f"**Sample** — first {SAMPLE_ROWS} matching rows")
-    st.dataframe(ctx.input_query("sample_rows", filters, SAMPLE_ROWS), hide_index=True,
-                 height=300)
+    rows = ctx.input_query("sample_rows", filters, SAMPLE_ROWS)
+    st.dataframe(rows.drop(columns=pictures), hide_index=True, height=300)
+    if pictures:
+        st.caption(f"{', '.join(pictures)}: image cells, shown as thumbnails instead of text.")
+        thumbnails(ctx, rows, pictures)

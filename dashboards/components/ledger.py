@@ -11,7 +11,7 @@ from core.page import PageContext
 from core.store.queries import ModelSummary
 from dashboards.components import charts
 from dashboards.components.formats import count, points, reasons, reasons_text
-from dashboards.components.tiles import Tile, tiles
+from dashboards.components.tiles import Tile, count_tile, tiles
 
 PAGE_SIZE = 50
 ORDERS = {"highest score": "score_desc", "lowest score": "score_asc", "entity": "entity",
@@ -71,7 +71,7 @@ def predictions_browser(ctx: PageContext) -> None:
     span = ctx.query("score_range", model.id, output=output)
     labels = ctx.query("label_counts", model.id, output=output)
     total = int(labels["rows"].sum())
-    shown = [Tile("Predictions", count(total), f"ledger rows of v{model.version}"
+    shown = [count_tile("Predictions", total, f"ledger rows of v{model.version}"
                   + (f", output {output}" if output != PRIMARY_OUTPUT else ""))]
     # Label shares and the label filter are for Kinds that store a decision per row; a
     # forecast's rows have none, and a "no label 100%" tile would say nothing.

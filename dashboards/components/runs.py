@@ -6,6 +6,8 @@ import streamlit as st
 
 from core.page import PageContext
 from dashboards.components import charts
+from dashboards.components.formats import readable_columns, seconds
+from dashboards.components.quarantine import quarantine_browser
 
 
 def run_history(ctx: PageContext) -> None:
@@ -16,10 +18,7 @@ def run_history(ctx: PageContext) -> None:
         return
     st.plotly_chart(charts.runs_chart(runs), key=f"{ctx.task.slug}-runs")
     st.caption("Duration of each pipeline run (ingest, train, score…) over time, by status.")
-    st.dataframe(runs, hide_index=True, height=300,
-                 column_config={"duration_s": st.column_config.NumberColumn("duration (s)",
-                                                                             format="%.1f")})
-    rejected = ctx.query("quarantine_rules")
-    if not rejected.empty:
-        st.markdown("**Quarantined rows** — why ingest rejected them")
-        st.dataframe(rejected, hide_index=True)
+    st.dataframe(readable_columns(runs.assign(duration_s=[seconds(v) for v in runs["duration_s"]])
+                                  .rename(columns={"duration_s": "duration"})),
+                 hide_index=True, height=300)
+    quarantine_browser(ctx)

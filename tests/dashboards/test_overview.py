@@ -24,13 +24,22 @@ def test_overview_explains_the_champion(handmade: tuple[str, Store]) -> None:
     text = texts(at)
     assert "AUC 0.812" in text  # tile
     assert "Champion **boosting v2**: AUC 0.812 on held-out data" in text
-    assert "trained 2025-03-01 09:12 UTC on `store` (100 rows, smoke profile)" in text
+    assert "trained 2025-03-01 09:12 UTC on `store` (fit on 100 rows, smoke profile)" in text
     assert f"Input rows {ROWS:,}" in text and f"Predictions {ROWS:,}" in text
     assert "Quarantined 2" in text
     assert "Drift flags 1" in text  # months at PSI 0.31 in the last batch
     assert "Champion v2" in text
     runs = at.dataframe[0].value
     assert runs["pipeline"].tolist() == ["ingest", "score", "train"]
+    # Readable headers, durations in seconds with sensible precision, counts with separators.
+    assert list(runs.columns) == ["pipeline", "status", "started", "duration", "rows in",
+                                  "rows out", "rows rejected"]
+    assert runs["duration"].tolist() == ["3.00 s"] * 3
+    # Every tile says what it is, on which rows and which way is good.
+    helps = {m.label: m.proto.help for m in at.metric}
+    assert helps["AUC"] == ("Primary metric of the champion. On held-out rows the model never "
+                            "trained on. Higher is better.").replace("Primary", "primary")
+    assert helps["Drift flags"].endswith("Lower is better.")
 
 
 def test_overview_on_an_empty_store(tmp_path: Path) -> None:

@@ -121,9 +121,20 @@ def what_if(ctx: PageContext) -> None:
     if not keys:
         st.info(f"No applicants stored: run `verticals ingest {ctx.task.name}` first.")
         return
+    # The picker lists the first ids; the search reaches every stored applicant (an indexed
+    # lookup on the id, then ids starting with the text).
+    wanted = st.text_input("Find an applicant by id", key="credit-find",
+                           placeholder="an id or its beginning, e.g. APP-0000501")
+    if wanted.strip():
+        keys = ctx.input_query("find_keys", id_column, wanted)
+        if not keys:
+            st.warning(f"No stored applicant id is or starts with {wanted.strip()!r}.")
+            return
     key = st.selectbox("Start from applicant", keys, key="credit-applicant",
-                       help=f"the form is prefilled with this stored application "
-                            f"(first {APPLICANT_CHOICES} ids)")
+                       help="the form is prefilled with this stored application ("
+                            + ("ids matching the search" if wanted.strip()
+                               else f"first {APPLICANT_CHOICES} ids; search for any other")
+                            + ")")
     original = ctx.row(key)
     if original.empty:
         st.warning(f"Applicant {key!r} is no longer in the store; pick another.")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from core import images
 from core.dicom import read_dicom
-from core.kinds.images import ImageClassification
+from core.kinds.images import ImageClassification, operating_rates
 from core.store import audit
 
 if TYPE_CHECKING:
@@ -95,6 +95,16 @@ def image_column(ctx: PageContext) -> str:
 
 
 def _study_keys(ctx: PageContext) -> list[str]:
+    """The studies to pick from: those matching the id typed (searched in the whole store),
+    else the STUDY_CHOICES highest-scored ones."""
+    wanted = st.text_input("Find a study by id", key="img-find",
+                           help=f"searches every stored study; without it the list holds the "
+                                f"{STUDY_CHOICES} highest-scored")
+    if wanted.strip():
+        found = [str(k) for k in ctx.input_query("find_keys", ctx.task.kind.entity, wanted)]
+        if not found:
+            st.warning(f"No stored study has an id starting with {wanted.strip()!r}.")
+        return found
     scored = ctx.query("prediction_page", ctx.champion.id, size=STUDY_CHOICES, order="score_desc")
     if len(scored):
         return scored["entity_key"].astype(str).tolist()
@@ -119,7 +129,8 @@ def _show(diagnosis: Diagnosis, pixels: np.ndarray, final: str | None = None) ->
 def study_browser(ctx: PageContext, predictor: Any, actor: str) -> None:
     keys = _study_keys(ctx)
     if not keys:
-        st.info(f"No studies yet: `verticals ingest {ctx.task.name}` a file first.")
+        if not st.session_state.get("img-find", "").strip():
+            st.info(f"No studies yet: `verticals ingest {ctx.task.name}` a file first.")
         return
     key = st.selectbox("Study", keys, key="img-study")
     row = ctx.row(key)
@@ -174,26 +185,52 @@ def upload_section(ctx: PageContext, predictor: Any, actor: str) -> None:
     _show(diagnosis, pixels)
 
 
+def operating_rates_shown(params: dict[str, Any], metrics: dict[str, Any]) -> tuple[
+        float, float, float, bool]:
+    """(threshold, sensitivity, specificity, from_matrix): read off the stored confusion matrix
+    when it was made at the operating point, so the tiles, the ROC marker and the matrix are
+    one computation; a matrix stored at argmax (models trained before) leaves the metrics."""
+    matrix = params.get("confusion") or {}
+    if "threshold" in matrix and "positive" in matrix:
+        rates = operating_rates(matrix)
+        return (float(matrix["threshold"]), rates["op_sensitivity"], rates["op_specificity"],
+                True)
+    nan = float("nan")
+    return (float(metrics.get("op_threshold", nan)), float(metrics.get("op_sensitivity", nan)),
+            float(metrics.get("op_specificity", nan)), False)
+
+
 def operating_point(ctx: PageContext) -> None:
     model = ctx.champion
     params, metrics = model.params or {}, model.metrics or {}
+    threshold, sensitivity, specificity, from_matrix = operating_rates_shown(params, metrics)
+    positive = params.get("positive", "the positive class")
+    test_rows = (params.get("rows") or {}).get("test")
+    on_rows = f"{test_rows:,} held-out test images" if test_rows else "the held-out test images"
+    where = f"On {on_rows}; higher is better."
     cols = st.columns(4)
-    cols[0].metric("AUC", f"{metrics.get('auc', float('nan')):.3f}")
-    cols[1].metric("Threshold", f"{metrics.get('op_threshold', float('nan')):.3f}")
-    cols[2].metric("Sensitivity", f"{metrics.get('op_sensitivity', float('nan')):.3f}")
-    cols[3].metric("Specificity", f"{metrics.get('op_specificity', float('nan')):.3f}")
+    cols[0].metric("AUC", f"{metrics.get('auc', float('nan')):.3f}", border=True,
+                   help=f"Area under the ROC curve of the {positive} probability. {where}")
+    cols[1].metric("Threshold", f"{threshold:.3f}", border=True,
+                   help=f"{positive} when its calibrated probability is at least this "
+                        "(set on validation images).")
+    cols[2].metric("Sensitivity", f"{sensitivity:.1%}", border=True,
+                   help=f"Share of {positive} cases called {positive} at the threshold. {where}")
+    cols[3].metric("Specificity", f"{specificity:.1%}", border=True,
+                   help=f"Share of the other cases not called {positive} at the threshold. "
+                        f"{where}")
     guarantee = metrics.get("op_guarantee")
-    promise = (f" (split-conformal: a new {params.get('positive', 'positive')} case scores "
-               f"above it with probability ≥ {guarantee:.3f})" if guarantee is not None else "")
-    st.caption(f"On the held-out test images; the threshold was set on validation images for a "
+    promise = (f" (split-conformal: a new {positive} case scores above it with probability "
+               f"≥ {guarantee:.3f})" if guarantee is not None else "")
+    st.caption(f"On {on_rows}; the threshold was set on validation images for a "
                f"sensitivity of {params.get('target_sensitivity', 0.95)} for "
-               f"{params.get('positive', 'the positive class')}{promise}.")
+               f"{positive}{promise}.")
     roc, matrix = params.get("roc"), params.get("confusion")
     left, right = st.columns(2)
     if roc:
         figure = go.Figure(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name="ROC"))
         figure.add_trace(go.Scatter(
-            x=[1 - metrics.get("op_specificity", 0)], y=[metrics.get("op_sensitivity", 0)],
+            x=[1 - specificity], y=[sensitivity],
             mode="markers", marker={"size": 12, "color": "#cf222e"}, name="operating point"))
         figure.update_layout(xaxis_title="1 - specificity", yaxis_title="sensitivity",
                              height=360, margin={"t": 30})
@@ -202,6 +239,10 @@ def operating_point(ctx: PageContext) -> None:
         figure = go.Figure(go.Heatmap(z=matrix["matrix"], x=matrix["classes"],
                                       y=matrix["classes"], text=matrix["matrix"],
                                       texttemplate="%{text}", colorscale="Blues"))
-        figure.update_layout(xaxis_title="predicted", yaxis_title="true", height=360,
+        figure.update_layout(xaxis_title="decided", yaxis_title="true", height=360,
                              margin={"t": 30})
         right.plotly_chart(figure, key="img-confusion")
+        right.caption(f"Decisions at the threshold {threshold:.3f}: the same counts as the "
+                      "sensitivity and specificity tiles." if from_matrix else
+                      "This version stored its matrix at argmax (the likeliest class), not at "
+                      "the threshold; retrain to see the decisions at the operating point.")

@@ -145,3 +145,19 @@ def test_credit_what_if_with_the_real_champion(on_credit_store: DemoStore) -> No
             break
     assert changed, "no numeric field changed the PD"
     assert any("PSI of each feature" in c.value for c in at.caption)
+
+
+def test_the_what_if_reaches_an_applicant_beyond_the_picker(
+        fake_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERTICALS_HOME", str(Path(sa.make_url(fake_store).database).parent))
+    monkeypatch.setattr("verticals.finance.credit_page.APPLICANT_CHOICES", 50)
+    at = AppTest.from_function(fake_credit_section, args=(fake_store,),
+                               default_timeout=TIMEOUT).run()
+    assert "A0000150" not in at.selectbox(key="credit-applicant").options  # first 50 only
+    at = at.text_input(key="credit-find").set_value("A0000150").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="credit-applicant").value == "A0000150"
+    assert at.number_input(key="credit-A0000150-months").value == int(
+        fake_sample(200, seed=1)["months"].iloc[150])
+    at = at.text_input(key="credit-find").set_value("NOPE").run()
+    assert any("No stored applicant id" in w.value for w in at.warning)

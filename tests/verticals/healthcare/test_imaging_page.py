@@ -145,3 +145,80 @@ def test_no_champion_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyP
     at = AppTest.from_function(imaging_section, args=(url,), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     assert any("verticals train healthcare.imaging_diagnosis" in i.value for i in at.info)
+
+
+# --- one truth at the operating point ------------------------------------------------------
+
+# Eight test cases with the threshold (0.3) below 0.5: argmax calls two of them malignant, the
+# operating point five.
+CRAFTED_Y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+CRAFTED_P = np.array([0.9, 0.4, 0.35, 0.32, 0.1, 0.2, 0.6, 0.05])
+
+
+def test_confusion_is_made_at_the_operating_point_not_argmax() -> None:
+    from core.kinds.image_metrics import confusion, image_metrics
+    from core.kinds.images import operating_confusion, operating_rates
+
+    P = np.column_stack([1 - CRAFTED_P, CRAFTED_P])
+    matrix = operating_confusion(CRAFTED_Y, P, ["benign", "malignant"], 1, 0.3)
+    assert matrix["matrix"] == [[3, 2], [0, 3]]
+    assert confusion(CRAFTED_Y, P.argmax(axis=1), 2) == [[4, 1], [2, 1]]  # what it was
+    rates = operating_rates(matrix)
+    assert rates == {"op_sensitivity": 1.0, "op_specificity": 0.6}
+    metrics = image_metrics(CRAFTED_Y, P, ["benign", "malignant"], 1, 0.3)
+    assert (metrics["op_sensitivity"], metrics["op_specificity"]) == (1.0, 0.6)
+
+
+def _operating_point_tab(params: dict, metrics: dict) -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from core.store.queries import ModelSummary
+    from verticals.healthcare.imaging_page import operating_point
+
+    champion = ModelSummary(id=1, task="t", version=1, model="logistic",
+                            created_at=datetime(2026, 1, 1, tzinfo=UTC), profile=None,
+                            dataset=None, train_rows=5, primary_metric="auc",
+                            primary_value=0.9, metrics=metrics, params=params)
+    operating_point(SimpleNamespace(champion=champion))
+
+
+def test_tiles_and_matrix_agree_on_a_crafted_case() -> None:
+    from core.kinds.images import operating_confusion
+
+    P = np.column_stack([1 - CRAFTED_P, CRAFTED_P])
+    params = {"positive": "malignant", "rows": {"test": 8},
+              "confusion": operating_confusion(CRAFTED_Y, P, ["benign", "malignant"], 1, 0.3)}
+    # Metrics that disagree with the matrix (as argmax ones would): the tiles follow the matrix.
+    metrics = {"auc": 0.9, "op_threshold": 0.5, "op_sensitivity": 0.333, "op_specificity": 0.8}
+    at = AppTest.from_function(_operating_point_tab, args=(params, metrics)).run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Threshold"] == "0.300"
+    assert (shown["Sensitivity"], shown["Specificity"]) == ("100.0%", "60.0%")
+    [heatmap] = [c for c in at.get("plotly_chart") if "img-confusion" in c.proto.id]
+    assert '"z":[[3,2],[0,3]]' in heatmap.proto.spec.replace(" ", "")
+    assert any("Decisions at the threshold 0.300" in c.value for c in at.caption)
+    assert any("8 held-out test images" in c.value for c in at.caption)
+
+
+def test_an_argmax_matrix_of_an_older_model_is_said_to_be_one() -> None:
+    params = {"confusion": {"classes": ["benign", "malignant"], "matrix": [[4, 1], [2, 1]]}}
+    metrics = {"auc": 0.9, "op_threshold": 0.3, "op_sensitivity": 1.0, "op_specificity": 0.6}
+    at = AppTest.from_function(_operating_point_tab, args=(params, metrics)).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Sensitivity"] == "100.0%"
+    assert any("at argmax" in c.value for c in at.caption)
+
+
+def test_a_study_is_found_by_its_id_in_the_whole_store(on_store: str) -> None:
+    stored = TASK.sample(120, 5)[TASK.kind.entity].astype(str)
+    wanted = stored.iloc[-1]
+    at = AppTest.from_function(imaging_section, args=(on_store,), default_timeout=TIMEOUT).run()
+    at.text_input(key="img-find").input(wanted).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="img-study").options == [wanted]
+    at.text_input(key="img-find").input("no-such-study").run()
+    assert not at.exception, at.exception
+    assert any("No stored study has an id starting with 'no-such-study'" in w.value
+               for w in at.warning)
