@@ -24,29 +24,17 @@ from core.forecast.tails import (
     standardized_quantiles,
     with_empirical_tails,
 )
+from core.models.json_state import JsonState
 from core.models.protocol import Hyperparameters
 
 PARAMS_FILE = "forecaster.json"
 BODY = QUANTILES[LOWER:UPPER + 1]  # the levels LightGBM learns; tails come from the data's shape
 
 
-class _JsonState(Hyperparameters):
-    """save/load for forecasters whose fitted state is a few arrays (`_fitted`) as JSON."""
+class _JsonState(JsonState):
+    """Forecasters' state file (its name is what stored stock models were written with)."""
 
-    _fitted: tuple[str, ...] = ()
-
-    def save(self, directory: Path) -> None:
-        state = {"params": self.get_params(),
-                 "fitted": {k: np.asarray(getattr(self, k)).tolist() for k in self._fitted}}
-        Path(directory, PARAMS_FILE).write_text(json.dumps(state))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        state = json.loads(Path(directory, PARAMS_FILE).read_text())
-        model = cls(**state["params"])
-        for key, value in state["fitted"].items():
-            setattr(model, key, np.asarray(value, dtype=float))
-        return model
+    state_file = PARAMS_FILE
 
 
 class RandomWalk(_JsonState):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from core.models.json_state import JsonState
 from core.models.protocol import Hyperparameters
 
 if TYPE_CHECKING:
@@ -23,31 +24,18 @@ CONFIG_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-class _Baseline(Hyperparameters):
-    """Shared save/load for the models whose whole state is JSON."""
+class _Baseline(JsonState):
+    """The models whose whole state is JSON."""
 
     format = ""
-    _state: tuple[str, ...] = ()
-
-    def save(self, directory: Path) -> None:
-        state = {k: np.asarray(getattr(self, k)).tolist() for k in self._state}
-        Path(directory, CONFIG_FILE).write_text(json.dumps(
-            {"params": self.get_params(), "state": state}))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        config = json.loads(Path(directory, CONFIG_FILE).read_text())
-        model = cls(**config["params"])
-        for key, value in config["state"].items():
-            setattr(model, key, np.asarray(value, dtype=float))
-        return model
+    state_file = CONFIG_FILE
 
 
 class SliceHistoricalAverage(_Baseline):
     """The usual speed per sensor at the target's time of day (training mean)."""
 
     format = "slice_historical_average"
-    _state = ("profile_",)
+    _fitted = ("profile_",)
 
     def __init__(self, horizon: int = 4) -> None:
         self.horizon = horizon
