@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +17,6 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -28,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from core import progress
 from core.task import Task, TaskRegistryError, get_task, tasks
+from pipelines.progress_lines import ProgressLines
 
 if TYPE_CHECKING:
     from pipelines.train import TrainResult
@@ -123,49 +121,6 @@ def _spinner(text: str) -> Progress:
                         transient=True)
     progress.add_task(text, total=None)
     return progress
-
-
-class ProgressLines:
-    """core.progress tasks on stderr through rich: live bars on a terminal; elsewhere (logs,
-    pipes) one line per finished step, and one per `every_s` seconds of a long step (a net's
-    epochs), so a long run leaves a readable trail."""
-
-    def __init__(self, console: Console, every_s: float = 30.0) -> None:
-        self.console = console
-        self.every_s = every_s
-        self.printed_at = time.monotonic()
-        self.bars = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-            TextColumn("{task.fields[eta]}"), console=console, transient=True)
-        self.ids: dict[int, TaskID] = {}
-
-    def started(self, task: progress.Task) -> None:
-        if not self.ids and self.console.is_terminal:
-            self.bars.start()
-        self.ids[id(task)] = self.bars.add_task(task.description, total=task.total,
-                                                detail="", eta="")
-
-    def changed(self, task: progress.Task, counted: bool) -> None:
-        eta = "" if task.remaining_s is None else f"~{_clock(task.remaining_s)} left"
-        self.bars.update(self.ids[id(task)], completed=task.done, total=task.total,
-                         detail=task.detail, eta=eta)
-        if self.console.is_terminal:
-            return
-        if counted or time.monotonic() - self.printed_at >= self.every_s:
-            parts = [f"{task.done}/{task.total if task.total is not None else '?'}",
-                     task.detail, f"{_clock(task.elapsed_s)} elapsed", eta]
-            self.console.print(f"{task.description}: " + " · ".join(p for p in parts if p))
-            self.printed_at = time.monotonic()
-
-    def finished(self, task: progress.Task) -> None:
-        self.bars.remove_task(self.ids.pop(id(task)))
-        if not self.ids and self.console.is_terminal:
-            self.bars.stop()
-
-
-def _clock(seconds: float) -> str:
-    return str(timedelta(seconds=round(seconds)))
 
 
 def _progress(quiet: bool) -> ProgressLines | None:

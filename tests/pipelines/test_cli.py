@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from core.task import get_task, tasks
 from pipelines import cli
 from pipelines.cli import app
+from pipelines.progress_lines import ProgressLines
 
 TASK = get_task("finance.credit_scoring")
 runner = CliRunner()
@@ -164,7 +165,7 @@ def test_progress_on_a_terminal_is_live_bars_that_leave_no_trail() -> None:
     from core import progress
 
     screen = io.StringIO()
-    lines = cli.ProgressLines(Console(file=screen, force_terminal=True, width=120))
+    lines = ProgressLines(Console(file=screen, force_terminal=True, width=120))
     with progress.listen(lines), progress.task("cross-validation", total=2):
         progress.update(candidate="lightgbm", fold="1/2")
         progress.advance()
@@ -182,7 +183,7 @@ def test_progress_in_a_log_prints_finished_steps_and_long_steps_now_and_then() -
     from core import progress
 
     log = io.StringIO()
-    lines = cli.ProgressLines(Console(file=log, width=200), every_s=0.0)
+    lines = ProgressLines(Console(file=log, width=200), every_s=0.0)
     with progress.listen(lines), progress.task("bench images (full)"):
         progress.update(candidate="cnn", seed=0)
         progress.update(epoch="1/30")
@@ -190,7 +191,7 @@ def test_progress_in_a_log_prints_finished_steps_and_long_steps_now_and_then() -
         "bench images (full): 0/? · candidate cnn · seed 0",
         "bench images (full): 0/? · candidate cnn · seed 0 · epoch 1/30"]
     quiet = io.StringIO()
-    lines = cli.ProgressLines(Console(file=quiet, width=200))  # every 30 s: none this fast
+    lines = ProgressLines(Console(file=quiet, width=200))  # every 30 s: none this fast
     with progress.listen(lines), progress.task("bench images (full)"):
         progress.update(candidate="cnn", epoch="1/30")
     assert quiet.getvalue() == ""
