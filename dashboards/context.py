@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.fields import Field, schema_fields
 from core.kinds.base import Predictor
-from core.store import input_queries, queries, schema
+from core.store import input_queries, queries, schema, summaries
 from core.store.engine import database_url, make_engine, read_task_frame
 from core.task import Task
 
@@ -60,14 +60,38 @@ def input_table(task: Task) -> sa.Table:
 # `state` (store_state) is part of every key: a new run, promotion or audit entry is a miss.
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def cached_query(url: str, state: tuple[str, ...], name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run `core.store.queries.<name>(engine, *args, **kwargs)`, cached per store state."""
+    """Run `core.store.queries.<name>(engine, *args, **kwargs)`, cached per store state (read
+    from the per-batch summaries, core.store.summaries, where one exists)."""
+    summarised = summaries.QUERIES.get(name)
+    if summarised is not None:
+        return summarised(engine_for(url), *args, **kwargs,
+                          covered=cached_coverage(url, state, *_scope(name, args)))
     return getattr(queries, name)(engine_for(url), *args, **kwargs)
+
+
+def _scope(name: str, args: tuple[Any, ...]) -> tuple[str, int | None]:
+    """(task, version or None) a summarised query's `covered` is about (task name first)."""
+    return args[0], args[1] if summaries.BY_VERSION[name] else None
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def cached_coverage(url: str, state: tuple[str, ...], task_name: str,
+                    version_id: int | None) -> bool:
+    """Whether the summaries cover the Task's (or one version's) ledger: one index-only count
+    of the ledger per store state, not one per query of a page."""
+    with engine_for(url).connect() as conn:
+        return summaries.covers(conn, task_name, version_id)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def cached_input_query(url: str, state: tuple[str, ...], task_name: str, name: str, *args: Any,
                        _task: Task, **kwargs: Any) -> Any:
-    """Run `core.store.input_queries.<name>(engine, <the Task's input table>, ...)`, cached."""
+    """Run `core.store.input_queries.<name>(engine, <the Task's input table>, ...)`, cached
+    (core.store.summaries.INPUT_QUERIES first: counts kept per scored batch)."""
+    summarised = summaries.INPUT_QUERIES.get(name)
+    if summarised is not None:
+        return summarised(engine_for(url), input_table(_task), *args, **kwargs,
+                          covered=cached_coverage(url, state, *_scope(name, args)))
     return getattr(input_queries, name)(engine_for(url), input_table(_task), *args, **kwargs)
 
 

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from core.store.bulk import insert_frame
-from core.store.engine import ensure_task_table
+from core.store.engine import ensure_task_table, make_engine, migrate
 from core.store.runs import track_run
 from core.task import Task, tasks
 from pipelines.demo import streamlit_command
@@ -194,15 +197,71 @@ def fill_store(engine: Any, task: Task, rows: int, *, seed: int, chunk_size: int
             "score_s": round(done - trained, 1)}
 
 
+# A folder to keep the bench's store in and reuse (a million rows take minutes to fill): the
+# SQLite file and the artifacts live there; on PostgreSQL a schema named after the Task and
+# the rows holds the tables. Unset, every run fills a throw-away store.
+KEEP_STORE = "VERTICALS_BENCH_STORE"
+
+
+def _scored_rows(engine: Any, task: Task) -> int:
+    """Primary-output ledger rows of the Task's champion (0 when there is none)."""
+    from core.store.queries import champion, row_counts
+
+    if not sa.inspect(engine).has_table("aliases") or champion(engine, task.name) is None:
+        return 0
+    return row_counts(engine, task.name)["predictions"]
+
+
+@contextmanager
+def kept_store(folder: Path, task: Task, rows: int) -> Iterator[Any]:
+    """The bench store kept under `folder` (see KEEP_STORE), migrated; VERTICALS_HOME points
+    at the folder meanwhile (the registry's artifacts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = os.environ.get("VERTICALS_HOME")
+    os.environ["VERTICALS_HOME"] = str(folder)
+    url = os.environ.get("VERTICALS_DB_URL", "")
+    try:
+        if url.startswith("postgres"):
+            name = f"bench_keep_{task.slug}_{rows}"
+            admin = make_engine(url)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
+            admin.dispose()
+            url = make_url(url).update_query_dict({"options": f"-csearch_path={name}"}
+                                                  ).render_as_string(hide_password=False)
+        else:
+            url = f"sqlite:///{folder / f'bench_{task.slug}_{rows}.db'}"
+        engine = make_engine(url)
+        migrate(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+    finally:
+        if saved is None:
+            os.environ.pop("VERTICALS_HOME", None)
+        else:
+            os.environ["VERTICALS_HOME"] = saved
+
+
 def page_bench(task: Task, *, rows: int = 1_000_000, seed: int = 0, chunk_size: int = 100_000,
                timeout_s: float = 300.0, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fill a fresh store (SQLite, or a scratch schema of VERTICALS_DB_URL's PostgreSQL) with
-    `rows` scored rows of `task`, serve the dashboard on it and time every page in Chromium."""
+    `rows` scored rows of `task`, serve the dashboard on it and time every page in Chromium.
+    With VERTICALS_BENCH_STORE set the store is kept there and a full one is reused."""
     chromium()  # before minutes of filling: say now that there is no browser
-    with fresh_store() as engine:
-        fill = fill_store(engine, task, rows, seed=seed, chunk_size=chunk_size, log=log)
+    keep = os.environ.get(KEEP_STORE)
+    with (kept_store(Path(keep), task, rows) if keep else fresh_store()) as engine:
+        if keep and _scored_rows(engine, task) == rows:
+            log(f"reusing the store in {keep}: {rows:,} rows scored")
+            fill: dict[str, Any] = {"reused": True}
+        else:
+            if keep and _scored_rows(engine, task):
+                raise RuntimeError(f"the kept store in {keep} holds a partial bench store: "
+                                   "remove it (or point VERTICALS_BENCH_STORE elsewhere)")
+            fill = fill_store(engine, task, rows, seed=seed, chunk_size=chunk_size, log=log)
         url = engine.url.render_as_string(hide_password=False)
-        home = Path(os.environ["VERTICALS_HOME"])  # fresh_store's, where the artifacts are
+        home = Path(os.environ["VERTICALS_HOME"])  # the store's, where the artifacts are
         with tempfile.TemporaryDirectory(prefix="verticals-page-bench-") as logs:
             log("serving the dashboard and opening every page in headless Chromium")
             with (served(url, home, Path(logs) / "streamlit.log") as server,

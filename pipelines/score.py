@@ -13,12 +13,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import registry
-from core.kinds.base import Batching
+from core.fields import schema_fields
+from core.kinds.base import PRIMARY_OUTPUT, Batching
 from core.monitor import PSI_FLAG, psi, reference_rows
 from core.store.bulk import insert_frame, present_values, refresh_statistics
 from core.store.engine import ensure_task_table, read_task_frame
 from core.store.runs import heartbeat, track_run
-from core.store.schema import ROW_ID, drift_reports, predictions
+from core.store.schema import ROW_ID, drift_reports, predictions, profile_counts, score_bins
+from core.store.summaries import (
+    add_score_bins,
+    covers,
+    profile_gaps,
+    profile_rows,
+    refresh_score_bins,
+    write_profile_counts,
+)
 from core.task import Task
 from pipelines.quality import held_clause
 from pipelines.score_groups import (
@@ -138,29 +147,60 @@ def predict_batch(
     return ledger, drift
 
 
+def period_column(task: Task) -> str | None:
+    """The date column PSI by month groups by: the schema's first date field (the credit
+    page's rule, core.fields), or None when it has none."""
+    return next((f.name for f in schema_fields(task.schema) if f.kind == "date"), None)
+
+
+def batch_profile(task: Task, frame: pd.DataFrame,
+                  reference: dict[str, Any]) -> pd.DataFrame | None:
+    """The batch's scored rows per month, feature and reference bucket (profile_counts), or
+    None when the Task has no date column or the champion no reference."""
+    period = period_column(task)
+    if period is None or not reference:
+        return None
+    return profile_rows(frame, reference, period)
+
+
 def write_batch(
     conn: sa.Connection, task: Task, table: sa.Table, *, version_id: int, run_id: int,
     batch: int, p: Plan | None, ledger: pd.DataFrame, drift: dict[str, float],
-    reference_size: int,
+    reference_size: int, profile: pd.DataFrame | None = None,
 ) -> None:
-    """Replace this batch's predictions and drift rows; the caller holds the transaction.
+    """Replace this batch's predictions, drift rows and summaries (score_bins, and
+    profile_counts when `profile` is given); the caller holds the transaction.
 
     Row-range batches (`p`, their Plan) under --force delete the range's predictions first;
     grouped batches (series, slices; no Plan) replace forecasts at the same origins instead
     (replace_forecasts)."""
     id_column = task.kind.entity
+    recount = {batch}
     if p is not None and p.replace:
         rows = table.c[ROW_ID]
         keys = sa.select(entity_expression(table, id_column)).where(
             rows > batch * p.chunk_size, rows <= (batch + 1) * p.chunk_size)
-        conn.execute(predictions.delete().where(
-            predictions.c.task == task.name, predictions.c.model_version_id == version_id,
-            predictions.c.entity_key.in_(keys)))
+        replaced = [predictions.c.task == task.name,
+                    predictions.c.model_version_id == version_id,
+                    predictions.c.entity_key.in_(keys)]
+        # Rows scored at another --chunk-size carry other batch numbers: recount those too.
+        recount |= set(conn.execute(sa.select(predictions.c.batch).where(*replaced)
+                                    .distinct()).scalars())
+        conn.execute(predictions.delete().where(*replaced))
     conn.execute(drift_reports.delete().where(
         drift_reports.c.task == task.name, drift_reports.c.model_version_id == version_id,
         drift_reports.c.batch == batch))
     ledger = ledger.assign(task=task.name, model_version_id=version_id, run_id=run_id, batch=batch)
     insert_frame(conn, predictions, ledger)
+    if p is not None and not p.replace:  # only new rows: add them to the batch's counts
+        add_score_bins(conn, task.name, version_id, batch, ledger)
+    else:  # rows were replaced (--force, a forecast at the same origin): recount from SQL
+        refresh_score_bins(conn, task.name, version_id, recount)
+    period = period_column(task)
+    if profile is not None and period is not None:
+        write_profile_counts(conn, task.name, version_id, run_id=run_id, batch=batch,
+                             period_column=period, counts=profile,
+                             replace=p is not None and p.replace)
     if task.after_score is not None:  # same transaction: the batch and its decisions, or neither
         task.after_score(conn, ledger)
     if drift:
@@ -210,12 +250,14 @@ def score(
         reference = _reference(champion)
         size = reference_rows(reference)
 
-        def write(batch: int, ledger: pd.DataFrame, drift: dict[str, float]) -> None:
+        def write(batch: int, ledger: pd.DataFrame, drift: dict[str, float],
+                  profile: pd.DataFrame | None = None) -> None:
             with engine.begin() as conn:
                 if grouped:  # a forecast at the same origin replaces the earlier one
                     replace_forecasts(conn, task, version_id=champion.id, ledger=ledger)
                 write_batch(conn, task, table, version_id=champion.id, run_id=run.id,
-                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size)
+                            batch=batch, p=p, ledger=ledger, drift=drift, reference_size=size,
+                            profile=profile)
             result.rows += len(ledger)
             result.batches.append(batch)
             flagged = [f for f, value in drift.items() if value >= PSI_FLAG]
@@ -236,33 +278,91 @@ def score(
                 if progress is not None:
                     progress(len(group.ledger), len(work))
         else:
+            backfill_profiles(engine, task, table, champion.id, reference, p.chunk_size)
             parts = (_distributed(engine, scheduler, score_partition, task, champion,
                                   [(b, p) for b in p.batches], reference) if scheduler
                      else _score_local(engine, task, table, champion, p, reference))
             # Sequential on purpose: a prefetching reader and a background writer were measured
             # slower on 2 cores (they starve LightGBM's OpenMP threads: predict 6.0 s -> 10.6 s).
-            for batch, ledger, drift in parts:
+            for batch, ledger, drift, profile in parts:
                 if len(ledger):
-                    write(batch, ledger, drift)
+                    write(batch, ledger, drift, profile)
                 if progress is not None:
                     progress(len(ledger), len(p.batches))
+        # The pages plan on these: a ledger analysed when it was empty sorts a million rows for
+        # a page of 50 (PostgreSQL; autovacuum may be off, see refresh_statistics).
+        refresh_statistics(engine, [predictions, score_bins, profile_counts])
     result.duration_s = time.perf_counter() - started
     return result
 
 
+Part = tuple[int, pd.DataFrame, dict[str, float], pd.DataFrame | None]
+
+
 def _score_local(
     engine: Engine, task: Task, table: sa.Table, champion: Any, p: Plan, reference: dict[str, Any]
-) -> Iterator[tuple[int, pd.DataFrame, dict[str, float]]]:
+) -> Iterator[Part]:
     predictor = registry.load_predictor(engine, task, champion.version)
 
     for batch in p.batches:
         with engine.connect() as conn:
             frame = read_batch(conn, task, table, champion.id, batch, p)
         if not len(frame):
-            yield batch, frame, {}
+            yield batch, frame, {}, None
             continue
         ledger, drift = predict_batch(task, predictor, frame, reference)
-        yield batch, ledger, drift
+        yield batch, ledger, drift, batch_profile(task, frame, reference)
+
+
+def backfill_profiles(engine: Engine, task: Task, table: sa.Table, version_id: int,
+                      reference: dict[str, Any], chunk_size: int) -> list[int]:
+    """Bring the version's summaries level with its ledger: score_bins recounted when they do
+    not add up to it (ledger rows written or deleted by another path), then the input rows of
+    the batches profile_counts lacks (scored before revision 0008) counted from the rows the
+    ledger names, one transaction per batch; returns those batches. Two small reads once every
+    batch is counted."""
+    with engine.begin() as conn:
+        if not covers(conn, task.name, version_id, exact=True):  # rows written/deleted elsewhere
+            # Every batch of the ledger and of the summary: one all gone is dropped too.
+            batches = [sa.select(t.c.batch).where(t.c.task == task.name,
+                                                  t.c.model_version_id == version_id).distinct()
+                       for t in (predictions, score_bins)]
+            refresh_score_bins(conn, task.name, version_id,
+                               conn.execute(sa.union(*batches)).scalars())
+    period = period_column(task)
+    if period is None or not reference:
+        return []
+    with engine.connect() as conn:
+        gaps = profile_gaps(conn, task.name, version_id, period)
+        if not gaps:
+            return []
+        scored = conn.execute(
+            sa.select(predictions.c.entity_key, predictions.c.batch)
+            .where(predictions.c.task == task.name, predictions.c.model_version_id == version_id,
+                   predictions.c.output == PRIMARY_OUTPUT, predictions.c.batch.in_(gaps))).all()
+        batch_of = pd.Series([b for _, b in scored], index=[k for k, _ in scored], dtype="int64")
+        batch_of = batch_of[~batch_of.index.duplicated()]  # an entity at several times: once
+        low, high = conn.execute(sa.select(sa.func.min(table.c[ROW_ID]),
+                                           sa.func.max(table.c[ROW_ID]))).one()
+    entity = task.kind.entity
+    columns = list(dict.fromkeys([entity, period, *(c for c in reference if c in table.c)]))
+    parts: dict[int, list[pd.DataFrame]] = {b: [] for b in gaps}
+    rows = table.c[ROW_ID]
+    for start in range(low - 1 if low is not None else 0, high or 0, chunk_size):
+        with engine.connect() as conn:
+            frame = read_task_frame(conn, task, sa.and_(rows > start, rows <= start + chunk_size),
+                                    columns=columns)
+        batches = batch_of.reindex(frame[entity].astype(str).to_numpy())
+        for batch, part in frame.groupby(batches.to_numpy(), sort=False):
+            parts[int(batch)].append(profile_rows(part, reference, period))
+    for batch, counted in parts.items():
+        counts = (pd.concat(counted).groupby(["month", "feature", "bucket"], dropna=False,
+                                             as_index=False)["rows"].sum()
+                  if counted else pd.DataFrame(columns=["month", "feature", "bucket", "rows"]))
+        with engine.begin() as conn:  # no run_id: this run's own rows of the batch add to it
+            write_profile_counts(conn, task.name, version_id, run_id=None, batch=batch,
+                                 period_column=period, counts=counts, replace=True)
+    return gaps
 
 
 # --- Grouped scoring (pipelines/score_groups.py): whole series or whole time slices ---------
@@ -322,16 +422,17 @@ def _worker_predictor(url: str, task: Task, version: int) -> Any:
 def score_partition(
     url: str, task: Task, version: int, version_id: int, batch: int, p: Plan,
     reference: dict[str, Any],
-) -> tuple[int, pd.DataFrame, dict[str, float]]:
-    """Runs on a Dask worker: read one _row_id range, predict it, return ledger rows + PSI."""
+) -> Part:
+    """Runs on a Dask worker: read one _row_id range, predict it, return ledger rows, PSI and
+    the batch's profile counts."""
     engine = _worker_engine(url)
     table = ensure_task_table(engine, task)  # the store's Table object: clauses must share it
     with engine.connect() as conn:
         frame = read_batch(conn, task, table, version_id, batch, p)
     if not len(frame):
-        return batch, frame, {}
+        return batch, frame, {}, None
     ledger, drift = predict_batch(task, _worker_predictor(url, task, version), frame, reference)
-    return batch, ledger, drift
+    return batch, ledger, drift, batch_profile(task, frame, reference)
 
 
 def score_group(

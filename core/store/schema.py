@@ -138,6 +138,9 @@ predictions = sa.Table(
     sa.UniqueConstraint("task", "model_version_id", "entity_key", "output", "as_of", "step",
                         "horizon", name="uq_predictions_key"),
     sa.Index("ix_predictions_task_version_batch", "task", "model_version_id", "batch"),
+    # Revision 0008: a page of the highest (or lowest) scores and a version's score range are
+    # an index walk, not a sort of the version's whole ledger.
+    sa.Index("ix_predictions_task_version_score", "task", "model_version_id", "output", "score"),
 )
 
 drift_reports = sa.Table(
@@ -305,6 +308,49 @@ dataset_attrs = sa.Table(
     sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_dataset_attrs_task_name", "task", "name", "id"),
+)
+
+# Summaries of the ledger and of the scored inputs (Alembic revision 0008): what the dashboards
+# would otherwise GROUP BY over every prediction and input row on each view (score histogram and
+# label shares; PSI by month). `score` rewrites a batch's rows in the batch's own transaction
+# (core/store/summaries.py); readers check them against the ledger's row count and fall back to
+# the scan when they do not cover it (rows written by another path, a store not re-scored).
+score_bins = sa.Table(
+    "score_bins", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("output", sa.String(64), nullable=False),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("label", sa.String(100), nullable=True),
+    # The bin of [0, 1] in SCORE_BINS equal bins (the last one closed); -1: a score outside
+    # [0, 1]; -2: no score.
+    sa.Column("bin", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("score_sum", sa.Float, nullable=True),
+    sa.Column("score_min", sa.Float, nullable=True),
+    sa.Column("score_max", sa.Float, nullable=True),
+    sa.Index("ix_score_bins_task_version_batch", "task", "model_version_id", "batch"),
+)
+
+# Scored input rows per (month of the Task's first date column, profiled feature, bucket of the
+# version's drift reference): PSI by month without reading the input table.
+profile_counts = sa.Table(
+    "profile_counts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pipeline_runs.id"), nullable=True),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("period_column", sa.String(200), nullable=False),
+    sa.Column("month", sa.String(7), nullable=True),  # 'YYYY-MM'; NULL: no date
+    sa.Column("feature", sa.String(200), nullable=False),
+    # core.monitor's bucket: a numeric profile's bin (edges, then above, then missing) or a
+    # categorical one's category position (categories, then other, then missing).
+    sa.Column("bucket", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Index("ix_profile_counts_read", "task", "model_version_id", "period_column", "feature"),
+    sa.Index("ix_profile_counts_batch", "task", "model_version_id", "batch"),
 )
 
 CORE_TABLES = tuple(metadata.tables)
