@@ -25,11 +25,14 @@ def to_array(X: pd.DataFrame, features: list[str], maps: Mapping[str, list[str]]
     """Float matrix in `features` order: numbers as is, categories as codes.
 
     A category code is its index in the map; unseen categories are -1, missing values NaN.
+    Column-major: it is filled a column at a time, and a row-major million-row matrix made
+    every value a cache miss (1.8 s of a 2 s encode for 21 columns); LightGBM, torch and the
+    scorecard read either order.
     """
     missing = [f for f in features if f not in X.columns]
     if missing:
         raise KeyError(f"rows lack the model's feature columns {missing}")
-    out = np.empty((len(X), len(features)), dtype=float)
+    out = np.empty((len(X), len(features)), dtype=float, order="F")
     for j, feature in enumerate(features):
         series = X[feature]
         if feature in maps:

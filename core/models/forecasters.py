@@ -24,6 +24,7 @@ from core.forecast.tails import (
     standardized_quantiles,
     with_empirical_tails,
 )
+from core.models.boosting import cores
 from core.models.json_state import JsonState
 from core.models.protocol import Hyperparameters
 
@@ -178,14 +179,16 @@ class LightGBMQuantile(Hyperparameters):
     volatility sets its size; crossing quantiles are sorted. Only the 10-90% levels are
     learned: a 1% quantile from leaves of `min_child_samples` rows is mostly noise, and on
     2017-2019 daily stocks it was exceeded 1.9% of the time (Kupiec p 0.0001). Artifact:
-    LightGBM's text models and the tail shape as JSON.
+    LightGBM's text models and the tail shape as JSON. `n_jobs`: threads (None: every core
+    the process may use, core.models.boosting.cores).
     """
 
     format = "lightgbm_quantile"
 
     def __init__(self, *, horizon: int = 5, lags: int = 10, n_estimators: int = 150,
                  learning_rate: float = 0.05, num_leaves: int = 8, min_child_samples: int = 100,
-                 subsample: float = 0.8, n_jobs: int = 1, seed: int = 0) -> None:
+                 subsample: float = 0.8, n_jobs: int | None = None,
+                 seed: int = 0) -> None:
         self.horizon = horizon
         self.lags = lags
         self.n_estimators = n_estimators
@@ -212,7 +215,8 @@ class LightGBMQuantile(Hyperparameters):
                           "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
                           "min_child_samples": self.min_child_samples,
                           "bagging_fraction": self.subsample, "bagging_freq": 1,
-                          "num_threads": self.n_jobs, "seed": self.seed, "verbose": -1,
+                          "num_threads": cores(self.n_jobs, int(keep.sum()) * X.shape[1]),
+                          "seed": self.seed, "verbose": -1,
                           "deterministic": True}
                 data = lgb.Dataset(X[keep], y[keep], free_raw_data=False)
                 per_level.append(lgb.train(params, data, num_boost_round=self.n_estimators))

@@ -8,6 +8,7 @@ from typing import Self
 
 import numpy as np
 
+from core.models.boosting import cores
 from core.models.protocol import Hyperparameters
 
 LOGISTIC_FILE = "pixel_logistic.json"
@@ -80,13 +81,15 @@ class PixelLogistic(Hyperparameters):
 
 
 class PixelLightGBM(Hyperparameters):
-    """Gradient-boosted trees on pixels (binary or multiclass); contributions give the heatmap."""
+    """Gradient-boosted trees on pixels (binary or multiclass); contributions give the heatmap.
+
+    `n_jobs`: threads (None: every core the process may use, core.models.boosting.cores)."""
 
     format = "pixel_lightgbm"
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 10, colsample_bytree: float = 0.3,
-                 subsample: float = 0.8, reg_lambda: float = 1.0, n_jobs: int = 2,
+                 subsample: float = 0.8, reg_lambda: float = 1.0, n_jobs: int | None = None,
                  seed: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -109,7 +112,8 @@ class PixelLightGBM(Hyperparameters):
         params = {**objective, "learning_rate": self.learning_rate,
                   "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
                   "feature_fraction": self.colsample_bytree, "bagging_fraction": self.subsample,
-                  "bagging_freq": 1, "lambda_l2": self.reg_lambda, "num_threads": self.n_jobs,
+                  "bagging_freq": 1, "lambda_l2": self.reg_lambda,
+                  "num_threads": cores(self.n_jobs, int(np.prod(X.shape))),
                   "seed": self.seed, "deterministic": True, "force_row_wise": True,
                   "verbose": -1}
         data = lgb.Dataset(_flat(X), label=np.asarray(y, dtype=float))
@@ -117,7 +121,8 @@ class PixelLightGBM(Hyperparameters):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p = self.booster_.predict(_flat(X), num_threads=self.n_jobs)
+        flat = _flat(X)
+        p = self.booster_.predict(flat, num_threads=cores(self.n_jobs, flat.size))
         return np.column_stack([1 - p, p]) if self.n_classes_ == 2 else p
 
     def heatmap(self, x: np.ndarray, class_index: int) -> np.ndarray:

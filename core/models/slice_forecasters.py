@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from core.models.boosting import cores
 from core.models.json_state import JsonState
 from core.models.protocol import Hyperparameters
 
@@ -81,17 +82,20 @@ class SliceLastValue(_Baseline):
 
 class SensorLightGBM(Hyperparameters):
     """One LightGBM per sensor and horizon on the window's lags, its calendar inputs and the
-    usual speed at the target's time of day; fit on train + validation (no early stopping)."""
+    usual speed at the target's time of day; fit on train + validation (no early stopping).
+    `n_jobs`: threads (None: every core the process may use, core.models.boosting.cores)."""
 
     format = "slice_lightgbm"
 
     def __init__(self, horizon: int = 4, n_estimators: int = 80, learning_rate: float = 0.08,
-                 num_leaves: int = 15, min_child_samples: int = 20, seed: int = 0) -> None:
+                 num_leaves: int = 15, min_child_samples: int = 20, n_jobs: int | None = None,
+                 seed: int = 0) -> None:
         self.horizon = horizon
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.n_jobs = n_jobs
         self.seed = seed
 
     def _features(self, data: Prepared, j: int, h: int) -> np.ndarray:
@@ -114,11 +118,13 @@ class SensorLightGBM(Hyperparameters):
                 if len(keep) < 2:  # a sensor broken all along: its usual speed instead
                     per_sensor.append(None)
                     continue
+                features = self._features(data, j, h)[keep]
                 model = lgb.LGBMRegressor(
                     n_estimators=self.n_estimators, learning_rate=self.learning_rate,
                     num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-                    random_state=self.seed, n_jobs=1, verbose=-1)
-                model.fit(self._features(data, j, h)[keep], w.y[keep, h, j])
+                    random_state=self.seed, n_jobs=cores(self.n_jobs, features.size),
+                    verbose=-1)
+                model.fit(features, w.y[keep, h, j])
                 per_sensor.append(model.booster_)
             self.boosters_.append(per_sensor)
         return self

@@ -58,6 +58,7 @@ def fit_module(
     max_minutes: float | None = None,
     max_steps: int | None = None,
     threads: int | None = None,
+    min_delta: float = 0.0,
 ) -> nn.Module:
     """Train `module` with AdamW and return it holding the weights of the best validation epoch.
 
@@ -69,8 +70,10 @@ def fit_module(
     small nets). Budget: `batch_size=None` picks `auto_batch_size` for the rows (and the GPU's
     memory); training stops at the first of `max_epochs`, `max_steps` optimiser steps,
     `max_minutes` of wall time (which makes the result depend on the machine's speed) and
-    `patience` epochs without a better validation loss. `threads`: torch's intra-op CPU
-    threads (None: torch's choice; $VERTICALS_TORCH_THREADS overrides either).
+    `patience` epochs without a better validation loss; an epoch counts as better only when
+    it lowers the loss of the last one that did by more than the fraction `min_delta` (0: any
+    lower loss; the weights kept are the lowest-loss epoch's either way). `threads`: torch's
+    intra-op CPU threads (None: torch's choice; $VERTICALS_TORCH_THREADS overrides either).
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r} is not one of {SCHEDULES}")
@@ -78,6 +81,8 @@ def fit_module(
         raise ValueError(f"max_minutes={max_minutes!r} must be positive (or None: no limit)")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps={max_steps!r} must be at least 1 (or None: no limit)")
+    if not 0 <= min_delta < 1:
+        raise ValueError(f"min_delta={min_delta!r} must be a fraction in [0, 1)")
     import lightning.pytorch as pl
     import torch
 
@@ -87,7 +92,8 @@ def fit_module(
     if batch_size is None:
         memory = torch.cuda.get_device_properties(0).total_memory if where == "cuda" else None
         batch_size = auto_batch_size(len(train[0]), memory)
-    task = _lightning_task_class()(module, loss, learning_rate, weight_decay, schedule, patience)
+    task = _lightning_task_class()(module, loss, learning_rate, weight_decay, schedule, patience,
+                                   min_delta)
     resident = _resident(train, where), _resident(valid, where)
     loader = Batches(resident[0], batch_size, torch.Generator().manual_seed(seed))
     valid_loader = Batches(resident[1], max(min(len(valid[0]), VALID_CHUNK), 1), None)
@@ -154,7 +160,9 @@ class Batches:
             torch.randperm(rows, generator=self.generator)
         for start in range(0, rows, size):
             index = order[start:start + size]
-            yield tuple(t[index] for t in self.tensors)
+            # index_select: the same rows as t[index] at a third of its time on CPU (0.07 ms
+            # against 0.22 ms for 4,096 rows of 13 codes), which was a tenth of a small step.
+            yield tuple(t.index_select(0, index) for t in self.tensors)
 
 
 def _resident(tensors: tuple[torch.Tensor, ...], where: str) -> tuple[torch.Tensor, ...]:
@@ -176,7 +184,7 @@ def _lightning_task_class() -> type:  # built lazily: importing this module neve
 
     class _LightningTask(pl.LightningModule):
         def __init__(self, module, loss, learning_rate, weight_decay, schedule="constant",
-                     patience=10):
+                     patience=10, min_delta=0.0):
             super().__init__()
             self.module = module
             self.loss = loss
@@ -184,7 +192,9 @@ def _lightning_task_class() -> type:  # built lazily: importing this module neve
             self.weight_decay = weight_decay
             self.schedule = schedule
             self.patience = patience
+            self.min_delta = min_delta
             self.best_loss = float("inf")
+            self.mark = float("inf")  # the loss of the last epoch that counted as better
             self.bad_epochs = 0
             self.best_state = copy.deepcopy(module.state_dict())
             self.valid_sum, self.valid_rows = 0.0, 0
@@ -218,10 +228,17 @@ def _lightning_task_class() -> type:  # built lazily: importing this module neve
             value = self.valid_sum / max(self.valid_rows, 1)
             if not math.isfinite(value):  # a diverged net: stop, keep the best epoch so far
                 self.trainer.should_stop = True
-            elif value < self.best_loss:  # keep the best epoch, not the last one
-                self.best_loss, self.bad_epochs = value, 0
+                return
+            if value < self.best_loss:  # keep the best epoch, not the last one
+                self.best_loss = value
                 self.best_state = {k: v.detach().cpu().clone()
                                    for k, v in self.module.state_dict().items()}
+            # Patience: on a million credit rows the loss crept down ~1e-5 an epoch for 50
+            # epochs after AUC had settled, each creep resetting it; gains under min_delta do not.
+            threshold = (self.mark - self.min_delta * abs(self.mark)
+                         if math.isfinite(self.mark) else math.inf)
+            if value < threshold:
+                self.mark, self.bad_epochs = value, 0
             else:
                 self.bad_epochs += 1
                 if self.bad_epochs >= self.patience:

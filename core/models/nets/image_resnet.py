@@ -81,15 +81,23 @@ class AugmentedResNet(nn.Module):
 
 
 class ImageCNN(Hyperparameters):
-    """scikit-learn style wrapper: X is float32 (N, C, H, W) in [0, 1], y holds class indices."""
+    """scikit-learn style wrapper: X is float32 (N, C, H, W) in [0, 1], y holds class indices.
+
+    Budget, as the tabular net's (core.models.training.fit_module): `batch_size=None` grows the
+    batch with the images (auto_batch_size: 128 up to ~11,000 training images, then rows / 64
+    up to 4,096 - meant for small images; give a number for large ones), `max_steps` caps each
+    member net's optimiser steps, `max_minutes` the whole fit's training time (shared evenly
+    by the `ensemble` members); None leaves `max_epochs` and early stopping to end it.
+    """
 
     format = "image_resnet"
 
     def __init__(
         self, *, width: int = 16, layers: tuple[int, ...] = (1, 1, 1, 1), augment: bool = True,
-        tta: bool = True, ensemble: int = 1, max_epochs: int = 60, batch_size: int = 64,
+        tta: bool = True, ensemble: int = 1, max_epochs: int = 60, batch_size: int | None = 64,
         learning_rate: float = 2e-3, weight_decay: float = 1e-4, patience: int = 12,
-        valid_fraction: float = 0.15, seed: int = 0,
+        valid_fraction: float = 0.15, max_steps: int | None = None,
+        max_minutes: float | None = None, seed: int = 0,
     ) -> None:
         self.width = width
         self.layers = layers
@@ -102,6 +110,8 @@ class ImageCNN(Hyperparameters):
         self.weight_decay = weight_decay
         self.patience = patience
         self.valid_fraction = valid_fraction
+        self.max_steps = max_steps
+        self.max_minutes = max_minutes
         self.seed = seed
 
     def _build(self) -> AugmentedResNet:
@@ -124,13 +134,16 @@ class ImageCNN(Hyperparameters):
         # A seed ensemble: on a few hundred images one net's ranking is noisy; the mean of a
         # few nets started differently is steadier (and its Grad-CAM too).
         self.nets_, self.epochs_ = [], []
-        for member in range(max(self.ensemble, 1)):
+        members = max(self.ensemble, 1)
+        minutes = None if self.max_minutes is None else self.max_minutes / members
+        for member in range(members):
             torch.manual_seed(self.seed + member)
             net = self._build()
             fit_module(net, nn.CrossEntropyLoss(), train, valid, max_epochs=self.max_epochs,
                        batch_size=self.batch_size, learning_rate=self.learning_rate,
                        weight_decay=self.weight_decay, patience=self.patience,
-                       seed=self.seed + member)
+                       seed=self.seed + member, max_steps=self.max_steps,
+                       max_minutes=minutes)
             self.nets_.append(net)
             self.epochs_.append(int(getattr(net, "epochs_", 0)))
         return self

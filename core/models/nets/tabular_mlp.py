@@ -33,6 +33,12 @@ class TabularNet(nn.Module):
         self.embeddings = nn.ModuleList(
             nn.Embedding(card + 1, min(8, (card + 2) // 2)) for card in cardinalities
         )
+        # Where each feature's codes start in one multi-hot row (not saved: it follows from
+        # the cardinalities, and artifacts written before it existed still load).
+        starts = [0, *np.cumsum([card + 1 for card in cardinalities])[:-1].tolist()]
+        self.register_buffer("starts", torch.tensor(starts[:len(cardinalities)],
+                                                    dtype=torch.int64), persistent=False)
+        self.width_in = sum(card + 1 for card in cardinalities)
         width = sum(e.embedding_dim for e in self.embeddings) + n_numeric
         layers: list[nn.Module] = []
         for size in hidden:
@@ -44,11 +50,25 @@ class TabularNet(nn.Module):
         self.register_buffer(
             "baselines", torch.zeros(sum(e.embedding_dim for e in self.embeddings)))
 
+    def embed_all(self, codes: torch.Tensor) -> torch.Tensor:
+        """Every feature's embedding side by side: (rows, sum of embedding dims).
+
+        The lookups are one multi-hot row times the block-diagonal of the embedding tables:
+        the same numbers as nn.Embedding's lookups, but its backward (a sort and scatter per
+        table) was half a step's time on CPU (4.6 ms against 1.7 ms at 4,096 rows, 13 tables).
+        """
+        if not len(self.embeddings):
+            return codes.new_zeros((len(codes), 0), dtype=torch.float32)
+        hot = torch.zeros(len(codes), self.width_in, device=codes.device)
+        hot.scatter_(1, codes + self.starts, 1.0)
+        return hot @ torch.block_diag(*[e.weight for e in self.embeddings])
+
     def embed(self, codes: torch.Tensor) -> list[torch.Tensor]:
-        return [embedding(codes[:, j]) for j, embedding in enumerate(self.embeddings)]
+        dims = [e.embedding_dim for e in self.embeddings]
+        return list(torch.split(self.embed_all(codes), dims, dim=1)) if dims else []
 
     def forward(self, codes: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([*self.embed(codes), numbers], dim=1)).squeeze(1)
+        return self.head(torch.cat([self.embed_all(codes), numbers], dim=1)).squeeze(1)
 
 
 class TabularMLP(Hyperparameters):
@@ -59,7 +79,10 @@ class TabularMLP(Hyperparameters):
     data: `batch_size=None` grows the batch with the rows (core.models.training
     .auto_batch_size: 128 up to about 11,000 training rows, doubling to 4,096 from about
     185,000), so an epoch is about 64 steps at any size; `max_steps` / `max_minutes` cap a
-    fit (None: only `max_epochs` and early stopping do).
+    fit (None: only `max_epochs` and early stopping do). Early stopping counts an epoch as
+    better only when it lowers the validation loss by `min_delta` (a fraction, 0.1%): on a
+    million rows the loss keeps creeping down by ~0.002% an epoch long after AUC settles, which
+    kept a fit going to its step cap (52 epochs, AUC 0.784) where 19 epochs reach 0.784.
     """
 
     format = "tabular_mlp"
@@ -68,7 +91,8 @@ class TabularMLP(Hyperparameters):
         self, *, hidden: tuple[int, ...] = (32,), dropout: float = 0.3,
         max_epochs: int = 200, batch_size: int | None = None, learning_rate: float = 2e-3,
         weight_decay: float = 1e-2, patience: int = 15, valid_fraction: float = 0.2,
-        max_steps: int | None = None, max_minutes: float | None = None, seed: int = 0,
+        max_steps: int | None = None, max_minutes: float | None = None,
+        min_delta: float = 1e-3, seed: int = 0,
     ) -> None:
         self.hidden = hidden
         self.dropout = dropout
@@ -80,6 +104,7 @@ class TabularMLP(Hyperparameters):
         self.valid_fraction = valid_fraction
         self.max_steps = max_steps
         self.max_minutes = max_minutes
+        self.min_delta = min_delta
         self.seed = seed
 
     def fit(
@@ -109,13 +134,13 @@ class TabularMLP(Hyperparameters):
             max_epochs=self.max_epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, weight_decay=self.weight_decay,
             patience=self.patience, seed=self.seed, max_steps=self.max_steps,
-            max_minutes=self.max_minutes, threads=THREADS,
+            max_minutes=self.max_minutes, threads=THREADS, min_delta=self.min_delta,
         )
-        with torch.no_grad():
-            codes, _ = self._tensors(A)
-            means = [e.mean(dim=0) for e in self.net_.embed(codes)]
-            if means:
-                self.net_.baselines.copy_(torch.cat(means))
+        if self._categorical_index():
+            with torch.no_grad():  # in chunks: a million rows' multi-hot is ~0.25 GB
+                total = sum(self.net_.embed_all(self._tensors(A[start:start + CHUNK])[0])
+                            .double().sum(dim=0) for start in range(0, len(A), CHUNK))
+                self.net_.baselines.copy_((total / len(A)).float())
         return self
 
     def _numeric_index(self) -> list[int]:
@@ -151,8 +176,7 @@ class TabularMLP(Hyperparameters):
         for start in range(0, len(A), CHUNK):
             codes, numbers = self._tensors(A[start:start + CHUNK])
             with torch.no_grad():
-                embedded = torch.cat([*self.net_.embed(codes)], dim=1) if dims else \
-                    torch.zeros(len(codes), 0)
+                embedded = self.net_.embed_all(codes)
             embedded.requires_grad_(True)
             numbers.requires_grad_(True)
             z = self.net_.head(torch.cat([embedded, numbers], dim=1)).squeeze(1)

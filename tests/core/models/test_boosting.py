@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core.evaluate import auc
-from core.models.boosting import LightGBM
+from core.models.boosting import CELLS_PER_THREAD, LightGBM, cores
 
 
 def test_fit_contributions_and_round_trip(credit, tmp_path) -> None:
@@ -34,3 +35,23 @@ def test_same_seed_same_model_and_unseen_categories(credit) -> None:
     row = X.iloc[[0]].copy()
     row["status"] = pd.Series(["brand_new"], dtype="str", index=row.index)
     assert np.isfinite(model.predict_proba(row)).all()
+
+
+def test_n_jobs_none_uses_every_core_the_process_may_use(credit, monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert cores(None) == 3 and cores(1) == 1
+    with pytest.raises(ValueError, match="n_jobs"):
+        cores(0)
+    X, y = credit
+    model = LightGBM(n_estimators=5).fit(X, y)
+    assert model.get_params()["n_jobs"] is None  # resolved at fit time, stored as plain None
+    assert model._booster_params()["num_threads"] == 3
+
+
+def test_n_jobs_none_gives_small_data_one_thread_and_large_data_every_core(monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    # One thread per CELLS_PER_THREAD cells, at least one, at most the cores there are.
+    assert cores(None, 1_000 * 20) == 1
+    assert cores(None, 2 * CELLS_PER_THREAD) == 2
+    assert cores(None, 10**6 * 20) == 4 and cores(None) == 4
+    assert cores(2, 10) == 2  # a number given is used as given

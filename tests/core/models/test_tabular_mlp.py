@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import torch
 
-from core.models.nets.tabular_mlp import TabularMLP
+from core.models.nets.tabular_mlp import TabularMLP, TabularNet
 
 
 def small() -> TabularMLP:
@@ -56,3 +57,19 @@ def test_a_step_budget_ends_the_fit(credit) -> None:
     assert capped.net_.epochs_ <= 1
     free = TabularMLP(hidden=(8,), max_epochs=5, patience=100).fit(X, y)
     assert free.net_.epochs_ == 5
+
+
+def test_multi_hot_embedding_is_the_lookup_and_the_weights_keep_their_names() -> None:
+    torch.manual_seed(0)
+    net = TabularNet([3, 1, 5], n_numeric=2, hidden=[4], dropout=0.0)
+    codes = torch.tensor([[0, 1, 5], [3, 0, 0], [2, 1, 3]])
+    lookups = torch.cat([e(codes[:, j]) for j, e in enumerate(net.embeddings)], dim=1)
+    assert torch.equal(net.embed_all(codes), lookups)
+    assert [t.shape[1] for t in net.embed(codes)] == [2, 1, 3]
+    # artifacts saved before the multi-hot path hold exactly these tensors
+    assert sorted(net.state_dict()) == sorted(
+        [f"embeddings.{j}.weight" for j in range(3)] + ["baselines", "head.0.weight",
+                                                        "head.0.bias", "head.3.weight",
+                                                        "head.3.bias"])
+    empty = TabularNet([], n_numeric=2, hidden=[4], dropout=0.0)
+    assert empty.embed_all(torch.zeros((3, 0), dtype=torch.int64)).shape == (3, 0)

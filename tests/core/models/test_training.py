@@ -109,3 +109,31 @@ def test_auto_batch_and_early_stopping_keep_the_best_epoch() -> None:
 def test_an_empty_budget_is_refused(budget) -> None:
     with pytest.raises(ValueError, match="must be"):
         fit_module(Counting(), nn.MSELoss(), data(32), data(8, 1), **budget)
+
+
+def test_min_delta_stops_a_fit_whose_loss_only_creeps() -> None:
+    """Epochs that lower the loss by less than the fraction min_delta do not reset patience."""
+    steady = [1.0, 0.9, 0.8999, 0.8998, 0.8997, 0.8996, 0.8995, 0.8994]
+
+    def run(min_delta: float) -> tuple[int, float]:
+        epoch = iter(steady)
+        net = Counting()
+
+        def loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            value = nn.functional.mse_loss(p, y)
+            if torch.is_grad_enabled():
+                return value
+            return value * 0 + next(epoch)  # the scripted validation loss of this epoch
+
+        fit_module(net, loss, data(32), data(8, 1), max_epochs=len(steady), batch_size=32,
+                   patience=3, min_delta=min_delta)
+        return net.epochs_, len(net.steps)
+
+    assert run(0.0) == (len(steady), len(steady))  # every creep counted: ran to max_epochs
+    assert run(1e-3) == (5, 5)  # best real gain at epoch 2, then 3 epochs of creep
+
+
+@pytest.mark.parametrize("min_delta", [-0.1, 1.0])
+def test_min_delta_must_be_a_fraction(min_delta) -> None:
+    with pytest.raises(ValueError, match="min_delta"):
+        fit_module(Counting(), nn.MSELoss(), data(32), data(8, 1), min_delta=min_delta)
