@@ -23,7 +23,9 @@ def reference_profile(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, 
     """A JSON-able profile of `columns`: decile buckets for numbers, top-20 shares for categories.
 
     Each entry is {"kind", "rows", "edges" | "categories", "proportions"}; the last proportion is
-    the share of missing values so a sudden burst of nulls shows up as drift too.
+    the share of missing values so a sudden burst of nulls shows up as drift too. Numeric
+    entries also keep the training range ("low", "high": None without values), which the
+    out-of-distribution check (core.ood) reads.
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -36,7 +38,9 @@ def reference_profile(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, 
             present = values[~np.isnan(values)]
             edges = (np.unique(np.quantile(present, np.linspace(0.1, 0.9, 9)))
                      if len(present) else np.array([]))
-            entry = {"kind": "numeric", "edges": [float(e) for e in edges]}
+            entry = {"kind": "numeric", "edges": [float(e) for e in edges],
+                     "low": float(present.min()) if len(present) else None,
+                     "high": float(present.max()) if len(present) else None}
             counts = _numeric_counts(values, edges)
         else:
             shares = series.astype("object").dropna().astype(str).value_counts()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.fairness import Protected
 from core.kinds.base import Gate
 
 if TYPE_CHECKING:
@@ -89,6 +90,10 @@ class Task:
     # rows are written (task, model_version_id, run_id, batch columns added): decisions that
     # must commit or fail with the predictions (core.store.work_orders.WorkOrders).
     after_score: Callable[[sa.Connection, pd.DataFrame], None] | None = None
+    # Attributes decisions must not rest on (fair lending: sex, age, nationality): kept in the
+    # store for the fairness report, left out of the model's features (so never a reason)
+    # unless `Protected(use=True, note=...)` opts in. `check_task` verifies the declaration.
+    protected: Protected = field(default_factory=Protected)
 
     @property
     def live_gate(self) -> Gate:

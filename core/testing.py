@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from core.kinds.base import LEDGER_COLUMNS
-from core.kinds.contract import KindError, check_kind
+from core.kinds.contract import (
+    KindError,
+    check_kind,
+    protected_declaration_problems,
+    protected_problems,
+)
 from core.store.dataset_attrs import encode
 from core.task import PROFILES, Task
 
@@ -39,7 +44,9 @@ def check_task(task: Task, *, rows: int = 240, seed: int = 0) -> None:
     the Kind's frame_attrs as JSON the store can keep; features
     keep the row count and never read a label column; every candidate fits on the sample with
     its smoke settings, predicts ledger-shaped rows and survives a save/load round trip through
-    the Task's format registry; every metric computes.
+    the Task's format registry; every metric computes; the declared protected attributes
+    are schema columns, and unless the Task opted in no feature or score moves when they are
+    shuffled, and no reason names one.
     """
     problems: list[str] = []
     try:
@@ -59,6 +66,7 @@ def check_task(task: Task, *, rows: int = 240, seed: int = 0) -> None:
         return True
 
     check("name", lambda: _check_declaration(task))
+    problems.extend(f"protected: {p}" for p in protected_declaration_problems(task))
     sample: dict[str, pd.DataFrame] = {}
     if check("sample", lambda: sample.update(frame=_check_sample(task, rows, seed))):
         frame = sample["frame"]
@@ -156,6 +164,7 @@ def _check_candidates(task: Task, frame: pd.DataFrame, seed: int, problems: list
             _check_round_trip(task, candidate, frame)
         except Exception as error:
             problems.append(f"{where}: {type(error).__name__}: {error}")
+    problems.extend(f"protected: {p}" for p in protected_problems(task, frame, candidates))
 
 
 def _check_round_trip(task: Task, candidate, frame: pd.DataFrame) -> None:

@@ -66,6 +66,10 @@ TASK = Task(
     datasets={"public": Dataset("public", "TODO: which file, from where", load_public)},
     # features=...,  # optional: pure domain feature engineering; never reads the target
     # models=...,    # optional: name -> factory; default is the Kind's candidates
+    # protected=Protected(("sex", "age")),  # optional (from core.fairness): attributes no
+    #                # decision may rest on: kept in the store for the fairness report, never a
+    #                # feature or a reason; continuous ones need bands={"age": (25, 35, 50, 65)};
+    #                # Protected(..., use=True, note="why") opts in. check_task verifies it.
     profiles={  # TODO: "smoke" must fit every candidate in seconds (tests); "quick" is the demo
         "smoke": {
             "scorecard": {"max_n_prebins": 5, "min_prebin_size": 0.1},

@@ -15,6 +15,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
+    from core.fairness import Protected
     from core.models.formats import Formats
     from core.models.protocol import Model
 
@@ -41,8 +42,10 @@ EPOCH = pd.Timestamp("1970-01-01")
 SECTIONS = ("data", "models", "predictions", "drift", "runs")
 # Every section name: SECTIONS, which every problem shape has, and those only some shapes
 # have: `forecast` (a fan chart per series, a per-horizon leaderboard, error against the naive
-# forecast) for Kinds whose ledger rows are forecasts with quantiles.
-ALL_SECTIONS = (*SECTIONS, "forecast")
+# forecast) for Kinds whose ledger rows are forecasts with quantiles; `performance` (ROC, KS,
+# gains and lift, calibration, confusion matrix and decision rates at the cut-off, on stored
+# outcomes) for binary classifiers.
+ALL_SECTIONS = (*SECTIONS, "forecast", "performance")
 
 
 class Batching(StrEnum):
@@ -76,6 +79,8 @@ class TaskSpec(Protocol):
 
     name: str
     schema: pa.DataFrameSchema
+    # Columns kept in the store for the fairness report but, unless opted in, never features.
+    protected: Protected
 
     def candidates(self) -> Mapping[str, Callable[..., Model]]: ...
 

@@ -1,4 +1,5 @@
 """check_kind: does an object implement the declared Kind contract (core.kinds.base.Kind)?
+And do a Task's models keep to its protected attributes (`protected_problems`)?
 
 The one place outside a Kind's own module that inspects a Kind's members by name: everything
 else uses them as declared. Problems are collected and reported at once, each saying what to
@@ -8,8 +9,12 @@ change, so a Kind written against an older contract learns exactly what is missi
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from core.kinds.base import ALL_SECTIONS, PRIMARY_OUTPUT, Batching, Benchmark, Gate, Kind
 
@@ -183,3 +188,75 @@ def _behaviour_problems(kind: Any) -> list[str]:
     if not isinstance(models, Mapping) or not all(callable(f) for f in models.values()):
         problems.append("default_models() must return a mapping name -> zero-argument factory")
     return problems
+
+
+# --- protected attributes (core.fairness.Protected, Task.protected) -----------------------------
+
+# A numeric protected column with more distinct values than this in the sample is continuous
+# (age): its report groups need declared bands, not one group per value.
+MAX_GROUPS = 20
+OPT_IN = "leave them out of features, or opt in with Protected(use=True, note=<why>)"
+
+
+def protected_declaration_problems(task: Any) -> list[str]:
+    """Declared protected columns the schema lacks (the store keeps only schema columns, so
+    the report could never group by them)."""
+    columns = list(task.schema.columns)
+    return [f"protected column {c!r} is not in the schema (columns: {', '.join(columns)}): "
+            "declare it in the schema or drop it from Task.protected"
+            for c in task.protected.columns if c not in columns]
+
+
+def protected_problems(task: Any, frame: pd.DataFrame, candidates: Sequence[Any]) -> list[str]:
+    """How `task`'s features and trained `candidates` (Kind.train on the sample `frame`) break
+    its protected declaration: a continuous attribute without bands; unless the Task opted in,
+    features or scores that move when the protected columns are shuffled (a model reads them,
+    directly or through Task.features); and, opted in or not, a reason naming one."""
+    protected = task.protected
+    present = [c for c in protected.columns if c in frame.columns]
+    problems = [
+        f"protected column {c!r} is numeric with {frame[c].nunique()} values in the sample: "
+        f"declare its report bands, e.g. Protected(bands={{{c!r}: (25, 35, 50, 65)}})"
+        for c in present
+        if pd.api.types.is_numeric_dtype(frame[c]) and c not in protected.bands
+        and frame[c].nunique() > MAX_GROUPS]
+    if not present:
+        return problems
+    shuffled = frame.copy()
+    rng = np.random.default_rng(0)
+    for column in present:
+        shuffled[column] = rng.permutation(shuffled[column].to_numpy())
+    rows, moved = task.feature_frame(frame), task.feature_frame(shuffled)
+    if not protected.use:
+        keep = [c for c in rows.columns
+                if c not in (*protected.columns, *task.kind.label_columns)]
+        changed = [c for c in keep if c in moved.columns
+                   and not rows[c].reset_index(drop=True).equals(moved[c].reset_index(drop=True))]
+        if changed:
+            problems.append(f"features {changed} change when protected columns {present} are "
+                            f"shuffled: Task.features derives them from protected attributes; "
+                            f"{OPT_IN}")
+    for candidate in candidates:
+        where = f"candidate {candidate.name!r}"
+        ledger = candidate.predictor.predict(rows)
+        if not protected.use:
+            again = candidate.predictor.predict(moved)["score"].to_numpy(dtype=float)
+            if not np.allclose(ledger["score"].to_numpy(dtype=float), again, rtol=1e-6,
+                               atol=1e-9, equal_nan=True):
+                problems.append(f"{where}: scores change when protected columns {present} are "
+                                f"shuffled, so the model reads them; {OPT_IN}")
+        named = sorted(_reason_features(ledger["reasons"]) & set(protected.columns))
+        if named:
+            problems.append(f"{where}: reasons name protected attributes {named}; a decision "
+                            "must never be explained by them (leave them out of features)")
+    return problems
+
+
+def _reason_features(reasons: pd.Series) -> set[str]:
+    """The feature names the ledger's reasons JSON lists mention."""
+    names: set[str] = set()
+    for text in reasons.dropna():
+        for reason in json.loads(text) if isinstance(text, str) and text else []:
+            if isinstance(reason, dict) and "feature" in reason:
+                names.add(str(reason["feature"]))
+    return names

@@ -163,9 +163,12 @@ class ImageClassification:
         return stratified_split(y, RANDOM_SPLIT, seed)
 
     def reference(self, rows: pd.DataFrame) -> dict[str, Any]:
-        """Drift reference: brightness and contrast (core.images.image_statistics, which the Task's
-        `features` add to scored rows) and the `drift` columns the Task names."""
-        stats = pd.DataFrame(images.image_statistics(rows[self.image]), index=rows.index)
+        """Drift and out-of-distribution reference: brightness and contrast (as
+        core.images.image_statistics, which the Task's `features` add to scored rows), height
+        and width (pixel_statistics) and the `drift` columns the Task names."""
+        pixels = [images.decode(text, f"row {self.id}={key}") for key, text in
+                  zip(rows[self.id], rows[self.image], strict=True)]
+        stats = pixel_statistics(pixels).set_axis(rows.index)
         frame = pd.concat([stats, rows[[c for c in self.drift if c in rows.columns]]], axis=1)
         return reference_profile(frame, list(frame.columns))
 
@@ -342,6 +345,24 @@ class ImagePredictor:
                    classes=state["classes"], positive=state["positive"],
                    threshold=state["threshold"], size=state["size"], channels=state["channels"],
                    id=state["id"], image=state["image"])
+
+
+def pixel_statistics(pixels: Sequence[np.ndarray]) -> pd.DataFrame:
+    """Per image: brightness and contrast (mean and std intensity in 0..1, as
+    core.images.image_statistics) and height and width in px, the columns the reference keeps
+    and an uploaded image is checked against (core.ood.out_of_range with IMAGE_MARGIN)."""
+    return pd.DataFrame({
+        "brightness": [float(p.mean()) / 255.0 for p in pixels],
+        "contrast": [float(p.std()) / 255.0 for p in pixels],
+        "height": [int(p.shape[0]) for p in pixels],
+        "width": [int(p.shape[1]) for p in pixels]},
+        columns=["brightness", "contrast", "height", "width"])
+
+
+# How far past the training images' range (a share of it, each side) an image's statistics
+# may lie before a page warns: the range is only the training sample's, so a little beyond it
+# is still a study like theirs; a different scanner or modality lands far outside.
+IMAGE_MARGIN = 0.1
 
 
 def decided(P: np.ndarray, positive: int, threshold: float) -> np.ndarray:

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 
 from core.kinds.base import EPOCH, PRIMARY_OUTPUT
 
@@ -96,6 +95,10 @@ def classifier_metrics(realised: pd.DataFrame, cutoff: float,
                        decided: np.ndarray | None = None) -> dict[str, float]:
     """AUC, KS and F1 of scores against 0/1 outcomes (AUC/KS NaN with one class); F1 of the
     decisions `decided` (booleans) when given, else of score >= `cutoff`."""
+    # Imported here: the dashboard imports every Kind, and sklearn.metrics costs about a
+    # second of the overview's first paint.
+    from sklearn.metrics import f1_score, roc_auc_score, roc_curve
+
     y = realised["actual"].to_numpy(dtype=float)
     p = realised["score"].to_numpy(dtype=float)
     ok = np.isfinite(y) & np.isfinite(p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,8 +55,9 @@ SPLIT = (0.6, 0.2, 0.2)  # fit / calibration / test
 class TabularClassification:
     """A Kind for "will this row be positive?" with one id column and an optional time column.
 
-    Features are every column except the id, the time and the target (datetime columns are
-    skipped too), so a generic CSV with any columns trains unchanged. Splits are time-ordered
+    Features are every column except the id, the time, the target and the Task's protected
+    attributes (`Task.protected`, unless it opts in; datetime columns are skipped too), so a
+    generic CSV with any columns trains unchanged. Splits are time-ordered
     when `time` is in the frame (the future never trains the past), stratified otherwise.
     `decisions` names the two actions in the Task's words: the first below `cutoff`, the second
     at or above it (credit: approve / decline, the positive class being the bad outcome; a churn
@@ -91,7 +92,7 @@ class TabularClassification:
     higher_is_better = True
     batching = Batching.ROWS
     display_metrics = ("auc", "ks", "gini", "brier", "ece")
-    sections = SECTIONS
+    sections = (*SECTIONS, "performance")
     bench_options = ()
     frame_attrs = ()
     gate = Gate("auc", 0.6, min_outcomes=50)
@@ -149,11 +150,12 @@ class TabularClassification:
         def fit(name: str, rows: pd.DataFrame) -> Model:
             labelled, y = self.labelled(rows)
             return task.build_model(name, profile, seed=seed).fit(
-                labelled[self.feature_columns(labelled)], y)
+                labelled[self.feature_columns(labelled, task.protected.excluded)], y)
 
         def score(model: Model, rows: pd.DataFrame) -> float:
             labelled, y = self.labelled(rows)
-            return auc(y, model.predict_proba(labelled[self.feature_columns(labelled)])[:, 1])
+            X = labelled[self.feature_columns(labelled, task.protected.excluded)]
+            return auc(y, model.predict_proba(X)[:, 1])
 
         result = scaling(task, names, fit, score, metric=self.primary_metric, seed=seed,
                          sizes=chosen)
@@ -194,8 +196,10 @@ class TabularClassification:
     def scoring_groups(self, keys: Sequence[Any], chunk_size: int) -> list[list[Any]]:
         return sorted_groups(keys, chunk_size)
 
-    def feature_columns(self, frame: pd.DataFrame) -> list[str]:
-        skip = {*self.key_columns(), self.time, *self.label_columns}
+    def feature_columns(self, frame: pd.DataFrame, exclude: Collection[str] = ()) -> list[str]:
+        """The columns a model reads: all but keys, time, labels, datetimes and `exclude`
+        (the Task's protected attributes: `Protected.excluded`)."""
+        skip = {*self.key_columns(), self.time, *self.label_columns, *exclude}
         return [c for c in frame.columns
                 if c not in skip and not pd.api.types.is_datetime64_any_dtype(frame[c])]
 
@@ -223,7 +227,7 @@ class TabularClassification:
     ) -> list[Candidate]:
         """Fit each candidate on the fit part, calibrate it on the calibration part, test it."""
         rows, y = self.labelled(frame)
-        features = self.feature_columns(rows)
+        features = self.feature_columns(rows, task.protected.excluded)
         X = rows[features]
         if self.time is not None and self.time in rows.columns:
             parts = time_split(rows[self.time], SPLIT)
@@ -330,7 +334,7 @@ class TabularClassification:
         from core.kinds.tabular_bench import REFIT_BELOW, cross_validate, refits
 
         rows, y = self.labelled(frame)
-        X = rows[self.feature_columns(rows)]
+        X = rows[self.feature_columns(rows, task.protected.excluded)]
         names, wants_blend = self._members(task, self.bench_models.get(profile))
         wants_blend = wants_blend or (self.blend and len(names) >= 2)
         folds = list(repeated_stratified_folds(y, n_splits=5, n_repeats=3, seed=seed))
@@ -360,6 +364,8 @@ class TabularClassification:
                f"the model it ships; no refit from {REFIT_BELOW:,} training rows)")
             + ", scored on the test fold; blend = mean of calibrated member PDs; metrics are means "
             f"over the 15 test folds; error_rate/f1 at {at}; label columns are never features"
+            + (f"; protected attributes {', '.join(task.protected.excluded)} are not features"
+               if task.protected.excluded else "")
             + ("; recall_M = share of mode-M rows the target's alert fires on" if modes else "")
         )
         result = {"task": task.name, "dataset": dataset, "protocol": protocol,

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.fairness import Protected
 from core.task import get_task
 from core.testing import ConformanceError, check_task
 
@@ -77,3 +78,38 @@ def test_frame_attrs_the_sample_does_not_set_or_the_store_cannot_hold_are_report
 
     with pytest.raises(ConformanceError, match="'adjacency' cannot be stored as JSON"):
         check_task(replace(traffic, sample=unstorable), rows=480)
+
+
+def lightgbm_only(task):
+    """The Task with its LightGBM candidate alone: a protected leak needs one model to show."""
+    return replace(task, models={"lightgbm": task.candidates()["lightgbm"]},
+                   profiles={"smoke": {"lightgbm": task.profiles["smoke"]["lightgbm"]}})
+
+
+def test_credit_keeps_its_protected_attributes_out_of_the_models(credit) -> None:
+    assert credit.protected.columns == ("personal_status_sex", "age_years", "foreign_worker")
+    assert not credit.protected.use
+    check_task(lightgbm_only(credit))  # no protected problem is raised
+
+
+def test_features_derived_from_a_protected_attribute_fail_with_a_clear_message(credit) -> None:
+    def leaky(frame):
+        frame = credit.features(frame)
+        return frame.assign(young=(frame["age_years"] < 30).astype(int))
+
+    with pytest.raises(ConformanceError) as error:
+        check_task(lightgbm_only(replace(credit, features=leaky)))
+    message = str(error.value)
+    assert ("protected: features ['young'] change when protected columns "
+            "['personal_status_sex', 'age_years', 'foreign_worker'] are shuffled") in message
+    assert "opt in with Protected(use=True, note=<why>)" in message
+
+
+def test_protected_columns_the_schema_lacks_and_unbanded_ages_are_reported(credit) -> None:
+    with pytest.raises(ConformanceError) as error:
+        check_task(lightgbm_only(replace(credit, protected=Protected(
+            ("religion", "age_years")))))
+    message = str(error.value)
+    assert "protected column 'religion' is not in the schema" in message
+    assert "protected column 'age_years' is numeric" in message
+    assert "declare its report bands" in message

@@ -149,3 +149,38 @@ def test_graph_forecasting_scores_whole_slices_and_plain_forecasting_whole_serie
     assert plain.batching is Batching.SERIES and graph.batching is Batching.SLICES
     assert graph.step_column == "time" and plain.entity == "ticker"
     assert TabularClassification(target="y", id="id").step_column is None
+
+
+def test_protected_problems_name_a_model_that_reads_and_explains_by_a_protected_column() -> None:
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from core.fairness import Protected
+    from core.kinds.base import ledger_frame
+    from core.kinds.contract import protected_problems
+    from tests.fakes import fake_sample, make_task
+
+    def predict(frame):  # a model reading "months" though the Task protects it
+        reasons = [json.dumps([{"feature": "months", "value": int(m), "effect": 0.1}])
+                   for m in frame["months"]]
+        return ledger_frame(len(frame), frame["application_id"].to_numpy(),
+                            frame["months"].to_numpy(dtype=float) / 100,
+                            reasons=np.asarray(reasons, dtype=object))
+
+    reader = SimpleNamespace(name="reader", predictor=SimpleNamespace(predict=predict))
+    frame = fake_sample(60)
+    task = replace(make_task(), protected=Protected(("months",), bands={"months": (12, 24)}))
+    assert protected_problems(task, frame, [reader]) == [
+        "candidate 'reader': scores change when protected columns ['months'] are shuffled, so "
+        "the model reads them; leave them out of features, or opt in with "
+        "Protected(use=True, note=<why>)",
+        "candidate 'reader': reasons name protected attributes ['months']; a decision must "
+        "never be explained by them (leave them out of features)"]
+    opted_in = replace(task, protected=Protected(("months",), use=True, note="study",
+                                                 bands={"months": (12, 24)}))
+    # opted in, reading them is allowed; explaining a decision by them never is
+    assert protected_problems(opted_in, frame, [reader]) == [
+        "candidate 'reader': reasons name protected attributes ['months']; a decision must "
+        "never be explained by them (leave them out of features)"]

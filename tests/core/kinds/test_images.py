@@ -194,3 +194,19 @@ def test_load_rejects_another_kind_of_artifact(tmp_path: Path) -> None:
     kind = ImageClassification(labels=("benign", "malignant"), positive="malignant")
     with pytest.raises(ValueError, match="is not an image predictor"):
         kind.load_predictor(tmp_path, {"format": "forecasting.arima"}, installed_formats())
+
+
+def test_the_reference_keeps_image_statistics_and_size_with_their_training_range():
+    from core.kinds.images import pixel_statistics
+
+    rows = TASK.sample(40, 3)
+    pixels = [images.decode(text) for text in rows["image"]]
+    stats = pixel_statistics(pixels)
+    stored = images.image_statistics(rows["image"])
+    np.testing.assert_allclose(stats["brightness"], stored["brightness"])
+    np.testing.assert_allclose(stats["contrast"], stored["contrast"])
+    reference = TASK.kind.reference(rows)
+    assert {"brightness", "contrast", "height", "width"} <= set(reference)
+    assert reference["height"]["low"] == reference["height"]["high"] == pixels[0].shape[0]
+    assert reference["brightness"]["low"] == pytest.approx(stats["brightness"].min())
+    assert reference["brightness"]["high"] == pytest.approx(stats["brightness"].max())
