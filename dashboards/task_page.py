@@ -10,13 +10,16 @@ import streamlit as st
 
 from core.page import PageContext
 from core.task import Task
+from dashboards.components.classifier_section import performance_section
 from dashboards.components.drift import drift_section
 from dashboards.components.explorer import data_explorer
+from dashboards.components.fairness import fairness_section
 from dashboards.components.forecast import forecast_section
 from dashboards.components.formats import champion_sentence, metric_name, metric_rows
 from dashboards.components.leaderboard import leaderboard
 from dashboards.components.ledger import predictions_browser
 from dashboards.components.live import live_section
+from dashboards.components.model_card import champion_training, model_card, synthetic_banner
 from dashboards.components.runs import run_history
 from dashboards.components.tiles import Tile, metric_tile, tiles
 from dashboards.context import empty_store_message, make_context, store_ready
@@ -49,7 +52,10 @@ SECTION_TABS: dict[str, Section] = {
     "drift": Section("Drift", "monitoring", drift_section),
     "runs": Section("Runs", "history", run_history),
     "forecast": Section("Forecast", "ssid_chart", forecast_section),
+    "performance": Section("Performance", "insights", performance_section),
 }
+# Drawn for any Task that declares protected attributes (Task.protected), whatever its Kind.
+FAIRNESS_TAB = Section("Fair lending", "balance", fairness_section)
 
 
 def champion_header(ctx: PageContext) -> None:
@@ -74,14 +80,16 @@ def champion_header(ctx: PageContext) -> None:
 
 
 def sections_of(task: Task) -> list[Section]:
-    """The sections `task`'s Kind declares, in its order."""
+    """The sections `task`'s Kind declares, in its order, then the fairness report when the
+    Task declares protected attributes."""
     names = task.kind.sections
     unknown = [name for name in names if name not in SECTION_TABS]
     if unknown:
         raise LookupError(f"Task {task.name}: its Kind declares dashboard sections {unknown} "
                           "that dashboards/task_page.py does not draw; known: "
                           f"{', '.join(SECTION_TABS)}")
-    return [SECTION_TABS[name] for name in names]
+    fairness = [FAIRNESS_TAB] if task.protected.columns else []
+    return [SECTION_TABS[name] for name in names] + fairness
 
 
 def render(task: Task, url: str | None = None) -> None:
@@ -92,7 +100,13 @@ def render(task: Task, url: str | None = None) -> None:
     if not store_ready(ctx.url):
         empty_store_message(ctx.url)
         return
+    # Said first: every number below is about a model that learned from what this names.
+    training = champion_training(ctx)
+    if ctx.champion is not None and training is not None:
+        synthetic_banner(task, ctx.champion, training)
     champion_header(ctx)
+    if training is not None:
+        model_card(ctx, training)
     sections = sections_of(task)
     if sections:
         for section, tab in zip(sections, st.tabs([s.label for s in sections]), strict=True):

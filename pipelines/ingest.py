@@ -565,14 +565,16 @@ def read_attrs(path: Path, names: tuple[str, ...]) -> dict[str, object]:
     return {name: given[name] for name in names if name in given}
 
 
-def ingest_file(engine: Engine, task: Task, path: Path) -> IngestResult:
-    """Ingest one CSV in the Task's schema (with its FILE.attrs.json, if any)."""
+def ingest_file(engine: Engine, task: Task, path: Path,
+                params: dict | None = None) -> IngestResult:
+    """Ingest one CSV in the Task's schema (with its FILE.attrs.json, if any); `params` join
+    the run's recorded parameters (the demo marks its samples {"synthetic": true})."""
     def load() -> pd.DataFrame:
         frame = read_csv(path)
         frame.attrs.update(read_attrs(path, task.kind.frame_attrs))
         return frame
 
-    return ingest(engine, task, load, source=str(path))
+    return ingest(engine, task, load, source=str(path), params=params)
 
 
 def adapter_for(task: Task, path: Path) -> Dataset | None:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.kinds.base import PRIMARY_OUTPUT
+from core.ood import OUTLIER_COLUMNS, describe, out_of_range
 from core.page import PageContext
 from core.store.queries import ModelSummary
 from dashboards.components import charts
@@ -55,6 +56,18 @@ def ledger_table(rows: pd.DataFrame) -> pd.DataFrame:
              if c in table and table[c].notna().any()
              and (c not in varying or table[c].nunique() > 1)]
     return table[shown]
+
+
+def _outside_training(ctx: PageContext, entity: str, version_id: int) -> pd.DataFrame:
+    """The entity's stored input values outside the champion's training ranges (core.ood);
+    empty when the prediction is another version's (the reference is the champion's) or the
+    store keeps no input row for it."""
+    if ctx.champion is None or version_id != ctx.champion.id or not ctx.has_input():
+        return pd.DataFrame(columns=OUTLIER_COLUMNS)
+    row = ctx.row(entity)
+    if row.empty:
+        return pd.DataFrame(columns=OUTLIER_COLUMNS)
+    return out_of_range(ctx.reference(), ctx.task.feature_frame(row))
 
 
 def predictions_browser(ctx: PageContext) -> None:
@@ -119,6 +132,11 @@ def predictions_browser(ctx: PageContext) -> None:
         shown.append(Tile("Batch", str(latest["batch"]),
                           f"model version id {latest['model_version_id']}"))
         tiles(shown)
+        outliers = _outside_training(ctx, entity.strip(), int(latest["model_version_id"]))
+        if not outliers.empty:
+            st.warning("Outside the champion's training data, so this score is an "
+                       "extrapolation: " + "; ".join(describe(outliers)) + ".",
+                       icon=":material/warning:")
         top = reasons(latest["reasons"], limit=10)
         if top:
             st.plotly_chart(charts.reasons_chart(top), key=f"{key}-reasons")

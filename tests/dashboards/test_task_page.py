@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,12 +10,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.kinds.base import ALL_SECTIONS
+from core.monitor import reference_profile
+from core.store.engine import make_engine, migrate
+from core.store.schema import model_versions
 from dashboards.components.formats import points
 from dashboards.components.ledger import ledger_table
 from dashboards.task_page import SECTION_TABS, sections_of
 from dashboards.testing import open_page
-from tests.dashboards.handmade import OTHER_OUTPUT, OTHER_OUTPUT_ROWS, ROWS, Store
+from tests.dashboards.handmade import OTHER_OUTPUT, OTHER_OUTPUT_ROWS, ROWS, Store, populate
 from tests.fakes import FakeKind, make_task
+from verticals.finance.credit_scoring import TASK as credit
+from verticals.manufacturing.failure_prediction import TASK as failures
 
 TIMEOUT = 30
 
@@ -106,6 +112,11 @@ def test_every_section_name_has_a_tab_and_unknown_names_are_refused() -> None:
         sections_of(make_task(kind=FakeKind(sections=("data", "timeline"))))
 
 
+def test_a_task_declaring_protected_attributes_gets_the_fairness_tab_last() -> None:
+    assert [s.title for s in sections_of(credit)][-1] == "Fair lending"
+    assert "Fair lending" not in [s.title for s in sections_of(failures)]
+
+
 def test_ledger_shows_points_only_where_the_model_wrote_them() -> None:
     rows = pd.DataFrame({
         "entity_key": ["a", "b", "c"], "output": "", "as_of": pd.Timestamp("1970-01-01"),
@@ -140,3 +151,29 @@ def test_a_kind_with_several_outputs_browses_each(handmade: tuple[str, Store]) -
     ledger = next(df.value for df in at.dataframe if "top reasons" in df.value.columns)
     assert len(ledger) == OTHER_OUTPUT_ROWS and set(ledger["label"]) == {"flag"}
     assert "points" not in ledger.columns  # this output's payload is null
+
+
+def test_a_looked_up_entity_outside_the_training_ranges_is_flagged(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'verticals.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    store = populate(engine, make_task())
+    # The champion learned from the shorter loans only: the longest stored one lies outside.
+    months = store.frame["months"]
+    short = store.frame[months <= months.median()]
+    with engine.begin() as conn:
+        conn.execute(model_versions.update().where(model_versions.c.id == store.champion_id)
+                     .values(reference=json.dumps(reference_profile(
+                         short, ["amount", "months", "owner", "region"]))))
+    engine.dispose()
+    longest = store.frame.loc[months.idxmax()]
+    at = run_page(url)
+    lookup = f"test_fake-{store.champion_id}-lookup"
+    at.text_input(key=lookup).set_value(longest["application_id"]).run()
+    assert not at.exception, at.exception
+    flagged = [w.value for w in at.warning if "extrapolation" in w.value]
+    assert len(flagged) == 1 and f"months = {int(longest['months'])}" in flagged[0]
+    assert "above the training range" in flagged[0]
+    inside = short.loc[short["months"].idxmin(), "application_id"]
+    at.text_input(key=lookup).set_value(inside).run()
+    assert not [w.value for w in at.warning if "extrapolation" in w.value]

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.kinds.tabular import TabularPredictor
 from core.monitor import EPSILON, PSI_FLAG
+from core.ood import describe, out_of_range
 
 if TYPE_CHECKING:
     from core.fields import Field
@@ -148,6 +149,12 @@ def what_if(ctx: PageContext) -> None:
             # Keys carry the applicant so picking another one refills the form.
             values[field.name] = _widget(field, starts[field.name], f"credit-{key}-{field.name}",
                                          columns[i % 4])
+        champion = ctx.predictor()
+        unread = [c for c in ctx.task.protected.excluded if isinstance(
+            champion, TabularPredictor) and c not in champion.features]
+        if unread:
+            st.caption(f"{', '.join(unread)} are protected attributes: the model does not read "
+                       "them, so changing them leaves the PD as it is.")
     # Only fields the user touched are written back: untouched missing values stay missing.
     changed = [name for name, value in values.items() if value != starts[name]]
     edited = _with_values(original, {name: values[name] for name in changed})
@@ -180,6 +187,11 @@ def what_if(ctx: PageContext) -> None:
         + (f" with {', '.join(changed)} changed (delta vs the stored application)." if changed
            else " as stored; change a field to see its effect.")
     )
+    # Scored all the same, but said: a PD outside the training data is an extrapolation.
+    outliers = out_of_range(ctx.reference(), ctx.task.feature_frame(edited))
+    if not outliers.empty:
+        st.warning("Outside the champion's training data, so this PD is an extrapolation: "
+                   + "; ".join(describe(outliers)) + ".", icon=":material/warning:")
     if after["reasons"]:
         st.markdown("**Top reasons**")
         st.plotly_chart(_reasons_figure(after["reasons"]), key="credit-reasons")
@@ -227,8 +239,9 @@ def monthly_psi(ctx: PageContext, date_column: str) -> tuple[pd.DataFrame, list[
         if feature not in stored:
             derived.append(feature)
             continue
-        edges = entry["edges"] if entry["kind"] == "numeric" else None
-        counts = ctx.input_query("monthly_profile_counts", date_column, feature, edges)
+        # Counted per scored batch by `score` (core.store.summaries), else from the table.
+        counts = ctx.input_query("monthly_profile", ctx.task.name, ctx.champion.id,
+                                 date_column, feature, entry)
         for month, part in counts.groupby("month"):
             bucketed = _bucket_counts(entry, part)
             rows.append({"month": month, "feature": feature, "rows": int(bucketed.sum()),

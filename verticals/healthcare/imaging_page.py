@@ -13,7 +13,13 @@ import streamlit as st
 
 from core import images
 from core.dicom import read_dicom
-from core.kinds.images import ImageClassification, operating_rates
+from core.kinds.images import (
+    IMAGE_MARGIN,
+    ImageClassification,
+    operating_rates,
+    pixel_statistics,
+)
+from core.ood import describe, out_of_range
 from core.store import audit
 
 if TYPE_CHECKING:
@@ -126,6 +132,21 @@ def _show(diagnosis: Diagnosis, pixels: np.ndarray, final: str | None = None) ->
         f"{c}: {p:.3f}" for c, p in diagnosis.probabilities.items()))
 
 
+def unlike_training(ctx: PageContext, pixels: np.ndarray) -> list[str]:
+    """Why this image is unlike the champion's training images (its brightness, contrast or
+    size beyond their range by more than IMAGE_MARGIN of it); [] when it is like them."""
+    return describe(out_of_range(ctx.reference(), pixel_statistics([pixels]),
+                                 margin=IMAGE_MARGIN))
+
+
+def _warn_if_unlike(ctx: PageContext, pixels: np.ndarray) -> None:
+    reasons = unlike_training(ctx, pixels)
+    if reasons:
+        st.warning("This image is unlike the images the champion was trained on, so its "
+                   "probability may mean little: " + "; ".join(reasons) + ".",
+                   icon=":material/warning:")
+
+
 def study_browser(ctx: PageContext, predictor: Any, actor: str) -> None:
     keys = _study_keys(ctx)
     if not keys:
@@ -146,6 +167,7 @@ def study_browser(ctx: PageContext, predictor: Any, actor: str) -> None:
                           label=diagnosis.decision)
         viewed.add((ctx.champion.id, key))
     final = audit.current_override(ctx.engine, ctx.task.name, key)
+    _warn_if_unlike(ctx, pixels)
     _show(diagnosis, pixels, final or diagnosis.decision)
     with st.form("img-override", clear_on_submit=True):
         current = final or diagnosis.decision
@@ -182,6 +204,7 @@ def upload_section(ctx: PageContext, predictor: Any, actor: str) -> None:
     audit.record(ctx.engine, task=ctx.task.name, entity_key=key, action="upload",
                  actor=actor or "unknown", model_version_id=ctx.champion.id,
                  score=diagnosis.score, new_label=diagnosis.decision)
+    _warn_if_unlike(ctx, pixels)
     _show(diagnosis, pixels)
 
 

@@ -222,3 +222,23 @@ def test_a_study_is_found_by_its_id_in_the_whole_store(on_store: str) -> None:
     assert not at.exception, at.exception
     assert any("No stored study has an id starting with 'no-such-study'" in w.value
                for w in at.warning)
+
+
+def test_an_image_unlike_the_training_images_is_named_and_a_like_one_is_not(
+        store: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from verticals.healthcare.imaging_page import unlike_training
+
+    url, home = store
+    engine = make_engine(url)
+    reference = registry.champion(engine, TASK.name).reference
+    engine.dispose()
+    ctx = SimpleNamespace(reference=lambda: reference)
+    like = images.decode(TASK.sample(1, 5)["image"].iloc[0])  # one of the training studies
+    assert unlike_training(ctx, like) == []
+    unlike = np.full((96, 96), 250, dtype=np.uint8)  # a big, flat, near-white image
+    reasons = unlike_training(ctx, unlike)
+    assert any(r.startswith("brightness = 0.980392 is above the training range") for r in reasons)
+    assert any(r.startswith("contrast = 0 is below the training range") for r in reasons)
+    assert any(r.startswith("height = 96 is above the training range 28–28") for r in reasons)

@@ -1,0 +1,139 @@
+"""The champion's model card and the synthetic-data banner on every Task page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from core.store.engine import make_engine, migrate
+from core.store.schema import pipeline_runs
+from dashboards.components.model_card import is_sample_source, training_of
+from dashboards.testing import open_page
+from tests.dashboards.handmade import ROWS, populate
+from tests.fakes import make_task
+
+TIMEOUT = 30
+
+
+def _store(path: Path, ingest_params: dict | None) -> str:
+    """The hand-made store, its ingest run's params replaced by `ingest_params`."""
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    migrate(engine)
+    populate(engine, make_task())
+    with engine.begin() as conn:
+        conn.execute(pipeline_runs.update().where(pipeline_runs.c.pipeline == "ingest")
+                     .values(params=json.dumps(ingest_params) if ingest_params else None))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """As `verticals demo` records it: the sample file, marked synthetic."""
+    return _store(tmp_path_factory.mktemp("card") / "demo.db",
+                  {"source": "/srv/app/data_samples/test_fake.csv", "synthetic": True})
+
+
+@pytest.fixture(scope="module")
+def real_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Trained on a file that is not the Task's sample."""
+    return _store(tmp_path_factory.mktemp("card") / "real.db",
+                  {"source": "/data/exports/loans-2025.csv"})
+
+
+def page(url: str) -> AppTest:
+    task = make_task()
+    return open_page(task.name, url, registry={task.name: task}, timeout=TIMEOUT)
+
+
+def test_a_sample_source_is_the_recorded_flag_or_the_demos_sample_file() -> None:
+    task = make_task()
+    assert is_sample_source(task, "anything.csv", {"synthetic": True})
+    # A store written before the flag: data_samples/<task>.csv is what the demo ingests.
+    assert is_sample_source(task, "/repo/data_samples/test_fake.csv", {})
+    assert not is_sample_source(task, "/repo/data_samples/other.csv", {})
+    assert not is_sample_source(task, "/home/me/test_fake.csv", {})
+    assert not is_sample_source(task, "german_credit:../shared/datasets/german_credit",
+                                {"dataset": "german_credit"})
+
+
+def test_the_banner_says_a_demo_champion_learned_from_the_synthetic_sample(
+        demo_url: str) -> None:
+    at = page(demo_url)
+    assert not at.exception, at.exception
+    banners = [w.value for w in at.warning if "Synthetic data" in w.value]
+    assert len(banners) == 1
+    assert "Champion v2 was trained on the Task's seeded synthetic sample" in banners[0]
+    assert "verticals ingest test.fake FILE" in banners[0]  # how to train on real data
+    card = next(m.value for m in at.markdown if m.value.startswith("**Model**"))
+    assert "— **synthetic sample**" in card
+
+
+def test_no_banner_for_a_champion_trained_on_another_file(real_url: str) -> None:
+    at = page(real_url)
+    assert not at.exception, at.exception
+    assert not any("Synthetic" in w.value for w in at.warning)
+    card = next(m.value for m in at.markdown if m.value.startswith("**Model**"))
+    assert "synthetic" not in card
+    assert f"`/data/exports/loans-2025.csv` ({ROWS:,} rows)" in card
+
+
+def test_the_card_says_model_data_split_and_fit_time(real_url: str) -> None:
+    at = page(real_url)
+    card = next(m.value for m in at.markdown if m.value.startswith("**Model**"))
+    lines = card.split("  \n")
+    assert lines[0] == "**Model** boosting, version 2, smoke profile"
+    assert lines[1] == "**Trained** 2025-03-01 09:12 UTC (train run 2)"
+    # The hand-made train run read ROWS rows and the version was fit on 100; no test rows
+    # recorded, so none are claimed.
+    assert f"**Split** {ROWS:,} labelled rows read: 100 fit" in lines
+    assert "**Fit time** 3.00 s for the whole train run (2 versions); per-version fit time is " \
+           "not recorded" in lines
+    metrics = next(df.value for df in at.dataframe if list(df.value.columns) == [
+        "metric", "value", "interval"])
+    assert metrics.set_index("metric")["value"].to_dict() == {
+        "AUC": "0.812", "Brier": "0.200", "KS": "0.406"}
+    assert set(metrics["interval"]) == {"not recorded"}  # never invented
+    assert any("records point values only, so no intervals are shown" in c.value
+               for c in at.caption)
+
+
+def test_training_of_lists_the_ingests_before_the_train_run(demo_url: str) -> None:
+    from core.store.queries import champion
+
+    engine = make_engine(demo_url)
+    task = make_task()
+    training = training_of(engine, task, champion(engine, task.name))
+    with engine.connect() as conn:
+        ingest = conn.execute(sa.select(pipeline_runs.c.id)
+                              .where(pipeline_runs.c.pipeline == "ingest")).scalar_one()
+    assert [(s.run_id, s.rows, s.synthetic) for s in training.sources] == [(ingest, ROWS, True)]
+    assert training.synthetic == "all" and training.rows_read == ROWS
+    engine.dispose()
+
+
+def test_the_demo_marks_its_ingest_runs_synthetic(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines import demo
+    from pipelines.demo import run_demo, write_sample
+
+    task = make_task()
+    # Only the ingest is under test: training and scoring the fake Task are other tests'.
+    monkeypatch.setattr(demo, "train", lambda *args, **kwargs: None)
+    monkeypatch.setattr(demo, "score", lambda *args, **kwargs: None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path))
+    write_sample(task, out=task.sample_path(tmp_path / "data_samples"), rows=120)
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    migrate(engine)
+    run_demo(engine, [task], profile="smoke")
+    with engine.connect() as conn:
+        params = conn.execute(sa.select(pipeline_runs.c.params)
+                              .where(pipeline_runs.c.pipeline == "ingest")).scalar_one()
+    engine.dispose()
+    assert json.loads(params)["synthetic"] is True
