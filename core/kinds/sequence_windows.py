@@ -5,6 +5,7 @@ the maintenance decision. Plain numpy/pandas, no models."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -12,9 +13,13 @@ import numpy as np
 import pandas as pd
 
 GLOBAL = "*"  # the statistics of all training rows, used for a condition unseen in training
-# A sensor is dropped when its pooled within-condition std is below this share of its mean
-# level (or exactly 0): constant sensors carry only float noise, never degradation.
-CONSTANT_SHARE = 1e-4
+# A sensor is dropped when its pooled within-condition std is no more than its recording
+# step (the smallest gap between two of its distinct values), or below this share of its mean
+# level (float noise): such a sensor only flickers between a reading or two, it carries no
+# degradation. A share of the level alone is wrong: FD001's s8 and s13 (corrected fan and core
+# speed, about 2388 rpm) move by 0.07 rpm, a 3e-5 share, and are two of its best sensors, while
+# s6 (21.60/21.61 psia) flickers at a 6e-5 share.
+CONSTANT_SHARE = 1e-6
 Z80 = 1.2815515655446004  # the standard normal's 0.9 quantile
 COVERAGE = 0.8
 
@@ -35,7 +40,7 @@ class Normaliser:
         within = sum(((g - g.mean(axis=0)) ** 2).sum(axis=0) for g in groups.values())
         pooled = np.sqrt(within / max(len(values), 1))
         level = np.abs(values.mean(axis=0))
-        keep = (pooled > 0) & (pooled > CONSTANT_SHARE * level)
+        keep = (pooled > 0) & (pooled > CONSTANT_SHARE * level) & (pooled > _steps(values))
         self.sensors_ = [s for s, k in zip(sensors, keep, strict=True) if k]
         self.dropped_ = [s for s, k in zip(sensors, keep, strict=True) if not k]
         if not self.sensors_:
@@ -68,6 +73,16 @@ def _conditions(frame: pd.DataFrame, condition: str | None) -> np.ndarray:
     if condition is None:
         return np.full(len(frame), "0", dtype=object)
     return frame[condition].astype(str).to_numpy(dtype=object)
+
+
+def _steps(values: np.ndarray) -> np.ndarray:
+    """Each column's recording step: the smallest gap between its distinct values (0 for a
+    column with one value)."""
+    steps = []
+    for column in values.T:
+        gaps = np.diff(np.unique(column))
+        steps.append(float(gaps.min()) if len(gaps) else 0.0)
+    return np.asarray(steps)
 
 
 def _stats(values: np.ndarray) -> dict[str, list[float]]:
@@ -122,14 +137,47 @@ def calibrated(q: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(out, 0.0, None)
 
 
-def ensemble_quantiles(members: list[np.ndarray]) -> np.ndarray:
-    """Mean of the members' medians; the interval is the members' mean quantiles widened by
-    the spread (std) of their medians, so disagreement shows as uncertainty."""
+def ensemble_quantiles(members: list[np.ndarray],
+                       weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weighted mean of the members' medians (equal weights when None); the interval is the
+    members' weighted mean quantiles widened by the weighted spread (std) of their medians, so
+    disagreement shows as uncertainty."""
     stack = np.stack(members)  # (m, n, 3)
-    med = stack[:, :, 1].mean(axis=0)
-    spread = stack[:, :, 1].std(axis=0)
-    return np.column_stack([stack[:, :, 0].mean(axis=0) - spread, med,
-                            stack[:, :, 2].mean(axis=0) + spread])
+    w = np.full(len(members), 1.0) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (len(members),) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"ensemble weights {w.tolist()} must be {len(members)} non-negative "
+                         "numbers, not all 0")
+    w = w / w.sum()
+    mean = np.tensordot(w, stack, axes=1)  # (n, 3)
+    spread = np.sqrt(np.tensordot(w, (stack[:, :, 1] - mean[:, 1]) ** 2, axes=1))
+    return np.column_stack([mean[:, 0] - spread, mean[:, 1], mean[:, 2] + spread])
+
+
+def inverse_mse_weights(members: list[np.ndarray], actual: np.ndarray) -> list[float]:
+    """Ensemble weights proportional to 1 / (the squared error of each member's median on
+    held-out `actual`): a member twice as far off counts a quarter as much, and one bad member
+    cannot drag the mean as a plain average lets it."""
+    y = np.asarray(actual, dtype=float)
+    mse = np.array([np.mean((q[:, 1] - y) ** 2) for q in members])
+    inverse = 1.0 / np.maximum(mse, 1e-9)
+    return (inverse / inverse.sum()).tolist()
+
+
+def smoothed(values: np.ndarray, starts: np.ndarray, alpha: float) -> np.ndarray:
+    """Causal exponential smoothing of each unit's rows: s_t = alpha x_t + (1 - alpha) s_t-1
+    from the unit's first row on, as pandas' ewm(alpha, adjust=True) (the first rows average
+    what there is). `values` (n, F) hold units one after another in step order; `starts` are
+    the row indices where each unit begins. A row's value reads only its own and earlier
+    rows, so a forecast at the last step (or any step) sees no future."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"smoothing must be in (0, 1], got {alpha}")
+    if alpha == 1:
+        return values
+    bounds = np.append(np.asarray(starts, dtype=int), len(values))
+    out = np.empty_like(values)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        out[lo:hi] = pd.DataFrame(values[lo:hi]).ewm(alpha=alpha, adjust=True).mean()
+    return out
 
 
 def _phi(z: np.ndarray) -> np.ndarray:

@@ -2,11 +2,14 @@
 
 Each wraps one nn.Module from core/models/nets/ behind the SequenceModel protocol
 (core.models.sequence): fit on normalised windows (n, W, F) and a capped RUL target, predict
-ordered q0.1/q0.5/q0.9. Training is core.models.training.fit_module with the pinball loss over
-the three quantiles; the artifact is the weights as safetensors plus one JSON of the
-hyperparameters and fitted shapes. Defaults are the "full" profile, chosen on C-MAPSS FD001
-(W=30, 14 sensors): small nets, a one-cycle learning rate so that tens of epochs suffice, about
-a minute each on one CPU core; FAST_PARAMS is the tiny profile for tests and demos.
+ordered q0.1/q0.5/q0.9. Training is core.models.training.fit_module with `loss`: by default
+"mse_pinball" (squared error on the median column, which then estimates the mean, as RMSE
+rewards; pinball on the 0.1 and 0.9 quantiles), or "pinball" on all three. After a fit,
+`refit_params` gives the epoch count early stopping kept, for the Kind's refit on all units.
+The artifact is the weights as safetensors plus one JSON of the hyperparameters and fitted
+shapes. Defaults are the "full" profile, chosen on C-MAPSS FD001 (W=30, 14 sensors): small
+nets, a one-cycle learning rate so that tens of epochs suffice, well under a minute a fit on
+two CPU cores; FAST_PARAMS is the tiny profile for tests and demos.
 """
 
 from __future__ import annotations
@@ -38,6 +41,23 @@ def pinball_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return torch.maximum(levels * error, (levels - 1) * error).mean()
 
 
+def mse_pinball_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of the median plus the pinball loss of the 0.1 and 0.9 quantiles.
+
+    RMSE is what a RUL forecast is judged on, and the mean minimises squared error where the
+    median only minimises absolute error; the outer quantiles keep their pinball loss (the
+    Kind's conformal calibration rescales their width anyway)."""
+    target = target.to(prediction.dtype)
+    outer = torch.tensor([QUANTILES[0], QUANTILES[2]], device=prediction.device,
+                         dtype=prediction.dtype)
+    error = target[:, None] - prediction[:, [0, 2]]
+    pinball = torch.maximum(outer * error, (outer - 1) * error).mean()
+    return ((prediction[:, 1] - target) ** 2).mean() + pinball
+
+
+LOSSES = {"pinball": pinball_loss, "mse_pinball": mse_pinball_loss}
+
+
 def _checked(windows: np.ndarray, target: np.ndarray | None, what: str) -> np.ndarray:
     windows = np.asarray(windows, dtype=np.float32)
     if windows.ndim != 3 or len(windows) == 0:
@@ -66,6 +86,7 @@ class _SequenceNet(Hyperparameters):
     weight_decay: float
     patience: int
     schedule: str
+    loss: str
 
     def _build(self, n_features: int, window: int) -> nn.Module:
         raise NotImplementedError
@@ -77,6 +98,8 @@ class _SequenceNet(Hyperparameters):
         if valid_windows.shape[1:] != windows.shape[1:]:
             raise ValueError(f"validation windows have shape {valid_windows.shape[1:]}, "
                              f"training windows {windows.shape[1:]}: build both alike")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} is not one of {sorted(LOSSES)}")
         target = np.asarray(target, dtype=np.float32)
         # The net learns RUL / scale (about 0..1): tanh/softplus layers and the default
         # learning rates suit unit-sized targets, not 0..125 cycles.
@@ -85,7 +108,7 @@ class _SequenceNet(Hyperparameters):
         torch.manual_seed(self.seed)
         self.net_ = self._build(self.n_features_, self.window_)
         fit_module(
-            self.net_, pinball_loss,
+            self.net_, LOSSES[self.loss],
             (torch.from_numpy(windows), torch.from_numpy(target / self.scale_)),
             (torch.from_numpy(valid_windows),
              torch.from_numpy(np.asarray(valid[1], dtype=np.float32) / self.scale_)),
@@ -93,8 +116,17 @@ class _SequenceNet(Hyperparameters):
             learning_rate=self.learning_rate, weight_decay=self.weight_decay,
             patience=self.patience, seed=self.seed, schedule=self.schedule,
         )
-        self.epochs_ = getattr(self.net_, "epochs_", None)
+        self.epochs_ = int(self.net_.epochs_)
+        # fit_module stops `patience` epochs after the best one (and keeps its weights); a
+        # run that never stopped early may have peaked anywhere, its budget is all epochs.
+        stopped = self.epochs_ < self.epochs
+        self.best_epochs_ = max(self.epochs_ - self.patience, 1) if stopped else self.epochs
         return self
+
+    def refit_params(self) -> dict[str, Any]:
+        """The budget to refit on all units with: the epochs early stopping chose, and a
+        patience that never stops (the validation windows are then in the training set)."""
+        return {"epochs": self.best_epochs_, "patience": self.best_epochs_ + 1}
 
     def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
         """(n, 3) RUL quantiles q0.1 <= q0.5 <= q0.9 in the target's units (cycles)."""
@@ -147,7 +179,7 @@ class SequenceCNN(_SequenceNet):
         self, *, channels: int = 10, kernel: int = 9, layers: int = 4, dense: int = 100,
         dropout: float = 0.5, epochs: int = 30, batch_size: int = 512,
         learning_rate: float = 5e-3, weight_decay: float = 0.0, patience: int = 30,
-        schedule: str = "one_cycle", seed: int = 0,
+        schedule: str = "one_cycle", loss: str = "mse_pinball", seed: int = 0,
     ) -> None:
         self.channels = channels
         self.kernel = kernel
@@ -160,6 +192,7 @@ class SequenceCNN(_SequenceNet):
         self.weight_decay = weight_decay
         self.patience = patience
         self.schedule = schedule
+        self.loss = loss
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:
@@ -176,7 +209,7 @@ class SequenceGRU(_SequenceNet):
         self, *, hidden: int = 32, layers: int = 1, dense: int = 32, dropout: float = 0.1,
         epochs: int = 20, batch_size: int = 512, learning_rate: float = 5e-3,
         weight_decay: float = 0.0, patience: int = 20, schedule: str = "one_cycle",
-        seed: int = 0,
+        loss: str = "mse_pinball", seed: int = 0,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -188,6 +221,7 @@ class SequenceGRU(_SequenceNet):
         self.weight_decay = weight_decay
         self.patience = patience
         self.schedule = schedule
+        self.loss = loss
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:
@@ -204,7 +238,7 @@ class SequenceTransformer(_SequenceNet):
         self, *, d_model: int = 32, heads: int = 4, layers: int = 1, feedforward: int = 64,
         dropout: float = 0.1, epochs: int = 15, batch_size: int = 512,
         learning_rate: float = 3e-3, weight_decay: float = 1e-4, patience: int = 15,
-        schedule: str = "one_cycle", seed: int = 0,
+        schedule: str = "one_cycle", loss: str = "mse_pinball", seed: int = 0,
     ) -> None:
         self.d_model = d_model
         self.heads = heads
@@ -217,6 +251,7 @@ class SequenceTransformer(_SequenceNet):
         self.weight_decay = weight_decay
         self.patience = patience
         self.schedule = schedule
+        self.loss = loss
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:

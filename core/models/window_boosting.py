@@ -9,6 +9,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from core.models.boosting import cores
 from core.models.protocol import Hyperparameters
 from core.models.sequence import QUANTILES, sorted_quantiles
 
@@ -42,15 +43,16 @@ def window_statistics(windows: np.ndarray) -> np.ndarray:
 
 class WindowLightGBM(Hyperparameters):
     """Three LightGBM boosters on window statistics: an L2 booster for the median (early
-    stopped on the held-out units) and two quantile boosters for the 0.1 and 0.9 quantiles
-    (their widths are rescaled by the Kind's calibration, so only their shape matters)."""
+    stopped on the held-out units; `early_stopping_rounds=0` runs all `n_estimators`) and
+    two quantile boosters for the 0.1 and 0.9 quantiles (their widths are rescaled by the
+    Kind's calibration, so only their shape matters)."""
 
     format = "window_lightgbm"
 
     def __init__(
         self, *, n_estimators: int = 800, learning_rate: float = 0.03, num_leaves: int = 15,
         min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0, early_stopping_rounds: int = 50, n_jobs: int = 2,
+        reg_lambda: float = 1.0, early_stopping_rounds: int = 50, n_jobs: int | None = None,
         seed: int = 0,
     ) -> None:
         self.n_estimators = n_estimators
@@ -64,13 +66,14 @@ class WindowLightGBM(Hyperparameters):
         self.n_jobs = n_jobs
         self.seed = seed
 
-    def _params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
+    def _params(self, objective: str, alpha: float | None = None, cells: int | None = None
+                ) -> dict[str, Any]:
         params = {
             "objective": objective, "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
             "bagging_fraction": self.subsample, "bagging_freq": 1 if self.subsample < 1 else 0,
             "feature_fraction": self.colsample_bytree, "lambda_l2": self.reg_lambda,
-            "num_threads": self.n_jobs, "seed": self.seed, "deterministic": True,
+            "num_threads": cores(self.n_jobs, cells), "seed": self.seed, "deterministic": True,
             "force_row_wise": True, "verbose": -1,
         }
         return params | ({"alpha": alpha} if alpha is not None else {})
@@ -80,27 +83,37 @@ class WindowLightGBM(Hyperparameters):
         import lightgbm as lgb
 
         X, y = window_statistics(windows), np.asarray(target, dtype=float)
-        X_valid, y_valid = window_statistics(valid[0]), np.asarray(valid[1], dtype=float)
         data = lgb.Dataset(X, label=y, free_raw_data=False)
-        held = lgb.Dataset(X_valid, label=y_valid, reference=data)
-        median = lgb.train(self._params("regression"), data, num_boost_round=self.n_estimators,
-                           valid_sets=[held], callbacks=[lgb.early_stopping(
-                               self.early_stopping_rounds, verbose=False)])
+        if self.early_stopping_rounds > 0:
+            X_valid, y_valid = window_statistics(valid[0]), np.asarray(valid[1], dtype=float)
+            held = lgb.Dataset(X_valid, label=y_valid, reference=data)
+            median = lgb.train(self._params("regression", cells=X.size), data,
+                               num_boost_round=self.n_estimators, valid_sets=[held],
+                               callbacks=[lgb.early_stopping(self.early_stopping_rounds,
+                                                             verbose=False)])
+        else:  # a refit: the rounds are already chosen, `valid` is part of the training set
+            median = lgb.train(self._params("regression", cells=X.size), data,
+                               num_boost_round=self.n_estimators)
         # The quantile boosters get the rounds the median needed: no early stop on a pinball
         # loss whose level the calibration rescales anyway.
         rounds = max(int(median.best_iteration or self.n_estimators), 10)
         self.boosters_ = [
-            lgb.train(self._params("quantile", QUANTILES[0]), data, num_boost_round=rounds),
+            lgb.train(self._params("quantile", QUANTILES[0], X.size), data, num_boost_round=rounds),
             median,
-            lgb.train(self._params("quantile", QUANTILES[2]), data, num_boost_round=rounds),
+            lgb.train(self._params("quantile", QUANTILES[2], X.size), data, num_boost_round=rounds),
         ]
         self.best_iteration_ = rounds
         return self
 
+    def refit_params(self) -> dict[str, Any]:
+        """The rounds early stopping chose, with early stopping off (0 rounds)."""
+        return {"n_estimators": self.best_iteration_, "early_stopping_rounds": 0}
+
     def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
         X = window_statistics(windows)
         q = np.column_stack([b.predict(X, num_iteration=self.best_iteration_,
-                                       num_threads=self.n_jobs) for b in self.boosters_])
+                                       num_threads=cores(self.n_jobs, X.size))
+                       for b in self.boosters_])
         return sorted_quantiles(q)
 
     def save(self, directory: Path) -> None:

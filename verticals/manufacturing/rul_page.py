@@ -217,11 +217,15 @@ def candidate_figure(board: pd.DataFrame) -> go.Figure:
 
 def training_groups(model: ModelSummary, units: pd.Series) -> np.ndarray:
     """What the model's training did with each unit: FITTED, HELD_OUT or UNSEEN, from the
-    fit and validation units its params name. A version whose params predate `fit_units`
-    counts every unit it did not hold out as fitted: it may have been."""
+    fit and validation units its params name. A version refit on all units after the
+    held-out fit (params "refit") was fitted on its validation units too. A version whose
+    params predate `fit_units` counts every unit it did not hold out as fitted: it may have
+    been."""
     held = set(model.params.get("valid_units") or [])
     fitted = model.params.get("fit_units")
     in_fit = units.isin(fitted) if fitted is not None else ~units.isin(held)
+    if model.params.get("refit"):
+        in_fit, held = in_fit | units.isin(held), set()
     return np.select([units.isin(held), in_fit], [HELD_OUT, FITTED], UNSEEN).astype(object)
 
 
@@ -232,7 +236,8 @@ def truth_frame(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame) -
     kind = sequence_kind(ctx)
     known = failures["failure"].dropna()
     stored = pd.DataFrame({kind.entity: known.index, kind.label_columns[0]: known.to_numpy()})
-    realised = kind.realised(ctx.task, stored, fleet.assign(output=PRIMARY_OUTPUT))
+    # outcomes, not realised: the panel shows fitted units too (grey), the live gate never.
+    realised = kind.outcomes(stored, fleet.assign(output=PRIMARY_OUTPUT))
     return realised.assign(group=training_groups(ctx.champion, realised["entity_key"]))
 
 
@@ -404,7 +409,8 @@ def truth_section(ctx: PageContext, fleet: pd.DataFrame, failures: pd.DataFrame)
         "file). Green: units it never trained on (training uses units run to failure "
         "only, so units truncated before their known failure are test units); blue: the "
         "units it held out of its fit for validation; grey: units it was fitted on, whose "
-        "errors flatter it. The model learns RUL capped at "
+        "errors flatter it (a version refit on all units after validating counts its "
+        "validation units here). The model learns RUL capped at "
         f"{kind.rul_cap}: units further from failure read low by design.")
     st.dataframe(pd.DataFrame({
         "unit": truth["entity_key"], "cycle": truth["step"], "true RUL": truth["actual"],

@@ -23,9 +23,12 @@ from core.kinds.sequence_windows import (
     Normaliser,
     calibrated,
     conformal_scale,
+    ensemble_quantiles,
     failure_cdf,
+    inverse_mse_weights,
     maintenance_plan,
     phm08,
+    smoothed,
     unit_windows,
 )
 from core.models.formats import BUILTIN, lazy_factory
@@ -65,6 +68,9 @@ class Recorder(Hyperparameters):
 
     def predict_quantiles(self, windows: np.ndarray) -> np.ndarray:
         return np.tile([self.level_ - 5, self.level_, self.level_ + 5], (len(windows), 1))
+
+    def refit_params(self) -> dict[str, Any]:
+        return {}
 
     def save(self, directory: Path) -> None:
         Path(directory, "level.json").write_text(json.dumps(self.level_))
@@ -326,11 +332,97 @@ def test_realised_compares_forecasts_with_the_failure_that_arrived() -> None:
     frame = units({"u1": 30, "u2": 40})
     frame.loc[frame["unit"] == "u2", "failure"] = pd.NA  # u2 still in service
     ledger = pd.DataFrame({"entity_key": ["u1", "u2"], "output": "", "step": [20, 25],
-                           "score": [12.0, 9.0], "lower": [5.0, 1.0], "upper": [15.0, 20.0]})
+                           "score": [12.0, 9.0], "lower": [5.0, 1.0], "upper": [15.0, 20.0],
+                           "payload": [None, None]})
     realised = replace(KIND).realised(task({}), frame, ledger)
     assert realised["entity_key"].tolist() == ["u1"] and realised["actual"].tolist() == [10.0]
     live = KIND.live_metrics(realised)
     assert live["rmse"] == 2.0 and live["coverage80"] == 1.0 and live["n"] == 1.0
+
+
+def test_realised_leaves_out_units_the_version_trained_on() -> None:
+    """A fitted (or held-out) unit's failure is in the training set: its forecast is in
+    sample and must not count towards the live gate; a truncated unit's does."""
+    spec = task({"rec": Recorder})
+    tested = units({"t1": 30}, seed=4)
+    frame = pd.concat([units(LIVES), tested[tested["cycle"] <= 15]])
+    [candidate] = spec.kind.train(spec, frame, profile="smoke", seed=0, models=("rec",))
+    assert candidate.predictor.seen_units == tuple(sorted(LIVES))
+    scoring = pd.concat([units({"u00": 12, "u05": 27}), tested[tested["cycle"] <= 15]])
+    ledger = candidate.predictor.predict(scoring.drop(columns="failure"))
+    flags = {row.entity_key: json.loads(row.payload).get("seen_in_training", False)
+             for row in ledger.itertuples()}
+    assert flags == {"u00": True, "u05": True, "t1": False}
+    realised = KIND.realised(spec, pd.concat([units(LIVES), tested]), ledger)
+    assert realised["entity_key"].tolist() == ["t1"]
+    assert realised["actual"].tolist() == [30.0 - 15]
+
+
+def test_the_refit_fits_every_unit_for_the_budget_the_held_out_fit_chose() -> None:
+    class Budgeted(Recorder):
+        def __init__(self, *, seed: int = 0, rounds: int = 0) -> None:
+            self.seed, self.rounds = seed, rounds
+
+        def refit_params(self) -> dict[str, Any]:
+            return {"rounds": 7}
+
+    spec = task({"rec": Budgeted}, replace(KIND, refit=True))
+    Recorder.seen.clear()
+    [candidate] = spec.kind.train(spec, units(LIVES), profile="smoke", seed=3, models=("rec",))
+    held, again = Recorder.seen
+    assert len(held["target"]) == sum(LIVES[u] for u in candidate.params["fit_units"])
+    assert len(again["target"]) == sum(LIVES.values())  # fit and held-out units alike
+    assert candidate.params["models"] == [{"seed": 3, "rounds": 7}]
+    assert candidate.params["refit"] is True
+    # The interval scale is the held-out model's: Recorder predicts the mean target +-5, and
+    # the held-out fit's mean differs from the refit's.
+    level = float(np.mean(held["target"]))
+    assert candidate.predictor.members[0].level_ == pytest.approx(np.mean(again["target"]))
+    Recorder.seen.clear()
+    [alone] = KIND.train(task({"rec": Budgeted}), units(LIVES), profile="smoke", seed=3,
+                         models=("rec",))  # refit is off by default
+    assert len(Recorder.seen) == 1 and alone.predictor.members[0].level_ == level
+    assert alone.predictor.scale == candidate.predictor.scale
+    assert alone.metrics == candidate.metrics
+
+
+def test_smoothing_is_causal_per_unit_and_the_pandas_ewm() -> None:
+    values = np.array([[0.0], [10.0], [10.0], [5.0], [7.0]], dtype=np.float32)
+    out = smoothed(values, np.array([0, 3]), 0.5)
+    # Unit 1: 0, (10 + .5*0)/1.5, (10 + .5*10 + .25*0)/1.75; unit 2 starts afresh at 5.
+    np.testing.assert_allclose(out[:, 0], [0.0, 10 / 1.5, 15 / 1.75, 5.0, (7 + 2.5) / 1.5],
+                               rtol=1e-6)
+    changed = values.copy()
+    changed[2] = 99.0  # a later reading never moves an earlier smoothed value
+    np.testing.assert_array_equal(smoothed(changed, np.array([0, 3]), 0.5)[:2], out[:2])
+    np.testing.assert_array_equal(smoothed(values, np.array([0]), 1.0), values)
+    with pytest.raises(ValueError, match="smoothing must be None or in"):
+        replace(KIND, smoothing=0.0)
+
+
+def test_a_smoothed_kind_scores_from_smoothed_windows() -> None:
+    kind = replace(KIND, smoothing=0.5)
+    identity = Normaliser(["a"], [], {GLOBAL: {"mean": [0.0], "std": [1.0]}})
+    frame = pd.DataFrame({"unit": ["u"] * 3, "cycle": [1, 2, 3], "a": [0.0, 10.0, 10.0]})
+    ledger = SequencePredictor([Echo()], identity, 1.0, kind).predict(frame)
+    assert ledger["score"].iloc[0] == pytest.approx(15 / 1.75, rel=1e-6)  # Echo: last value
+    raw = SequencePredictor([Echo()], identity, 1.0, KIND).predict(frame)
+    assert raw["score"].iloc[0] == 10.0
+
+
+def test_the_ensemble_weighs_members_by_their_held_out_error() -> None:
+    y = np.array([10.0, 20.0])
+    good = np.array([[8.0, 11.0, 14.0], [18.0, 21.0, 24.0]])  # off by 1: mse 1
+    bad = np.array([[10.0, 12.0, 14.0], [20.0, 22.0, 24.0]])  # off by 2: mse 4
+    weights = inverse_mse_weights([good, bad], y)
+    assert weights == pytest.approx([0.8, 0.2])
+    q = ensemble_quantiles([good, bad], weights)
+    # median 0.8*11 + 0.2*12 = 11.2; spread sqrt(.8*.04 + .2*.64) = 0.4
+    np.testing.assert_allclose(q[0], [0.8 * 8 + 0.2 * 10 - 0.4, 11.2, 14 + 0.4])
+    np.testing.assert_allclose(ensemble_quantiles([good, bad]), ensemble_quantiles(
+        [good, bad], [1.0, 1.0]))
+    with pytest.raises(ValueError, match="must be 2 non-negative numbers"):
+        ensemble_quantiles([good, bad], [1.0, -1.0])
 
 
 def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -> None:
@@ -349,3 +441,15 @@ def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -
         assert abs(part.mean()) < 1e-5 and part.std() == pytest.approx(1.0, abs=1e-5)
     unseen = normaliser.transform(frame.assign(cond="new"), "cond")  # global statistics
     assert np.isfinite(unseen).all()
+
+
+def test_a_sensor_flickering_at_its_recording_step_is_dropped_a_slow_one_kept() -> None:
+    """FD001's s6 reads 21.61 with a rare 21.60 (std 0.001, below its 0.01 step): dropped.
+    s8 (about 2388 rpm) moves over 0.2 in 0.01 steps, a 3e-5 share of its level: kept."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "flicker": np.where(rng.random(2000) < 0.02, 21.60, 21.61),
+        "speed": 2388.0 + np.round(np.linspace(0, 0.2, 2000) + rng.normal(0, 0.03, 2000), 2),
+        "flat": np.full(2000, 100.0)})
+    normaliser = Normaliser().fit(frame, ["flicker", "speed", "flat"], None)
+    assert normaliser.sensors_ == ["speed"] and normaliser.dropped_ == ["flicker", "flat"]

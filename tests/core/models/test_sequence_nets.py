@@ -12,6 +12,7 @@ from core.models.sequence_nets import (
     SequenceCNN,
     SequenceGRU,
     SequenceTransformer,
+    mse_pinball_loss,
     pinball_loss,
 )
 
@@ -98,3 +99,28 @@ def test_unknown_schedule_is_refused(data) -> None:
     params = {**FAST_PARAMS[SequenceCNN.format], "schedule": "cosine"}
     with pytest.raises(ValueError, match="schedule='cosine' is not one of"):
         SequenceCNN(**params).fit(X, y, (X_valid, y_valid))
+
+
+def test_mse_pinball_loss_values() -> None:
+    import torch
+
+    prediction = torch.tensor([[1.0, 3.0, 3.0]])
+    # target 2: q0.1 under by 1 -> 0.1, q0.9 over by 1 -> 0.1 (mean 0.1); median off by 1 -> 1
+    assert float(mse_pinball_loss(prediction, torch.tensor([2.0]))) == pytest.approx(1.1)
+
+
+def test_the_refit_budget_is_the_epoch_early_stopping_kept(data) -> None:
+    """Stopped `patience` epochs after its best: a constant-rate fit of exactly the best epoch
+    count lands on the same weights; a run that never stopped early keeps all its epochs."""
+    X, y, X_valid, y_valid = data
+    params = {**FAST_PARAMS[SequenceGRU.format], "epochs": 60, "patience": 3,
+              "schedule": "constant", "learning_rate": 3e-2, "loss": "mse_pinball"}
+    stopped = SequenceGRU(**params).fit(X, y, (X_valid, y_valid))
+    assert stopped.epochs_ < 60 and stopped.best_epochs_ == stopped.epochs_ - 3
+    assert stopped.refit_params() == {"epochs": stopped.best_epochs_,
+                                      "patience": stopped.best_epochs_ + 1}
+    again = SequenceGRU(**params | stopped.refit_params()).fit(X, y, (X_valid, y_valid))
+    assert np.array_equal(again.predict_quantiles(X_valid), stopped.predict_quantiles(X_valid))
+    assert again.epochs_ == again.best_epochs_ == stopped.best_epochs_  # ran them all
+    with pytest.raises(ValueError, match="loss='l1' is not one of"):
+        SequenceGRU(**params | {"loss": "l1"}).fit(X, y, (X_valid, y_valid))

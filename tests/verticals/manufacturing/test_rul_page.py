@@ -31,6 +31,7 @@ from verticals.manufacturing.rul_page import (
     candidate_frame,
     fleet_frame,
     moving_sensors,
+    training_groups,
 )
 
 TIMEOUT = 60
@@ -244,6 +245,17 @@ def test_predicted_against_true_rul_where_the_failure_is_stored(
     assert rmse == f"{np.sqrt(np.mean(errors ** 2)):.1f}"
     figure = chart(at, "rul-truth-chart")
     assert {t["name"] for t in figure["data"]} == {UNSEEN, HELD_OUT, FITTED, "perfect"}
+
+
+def test_training_groups_count_a_refit_versions_validation_units_as_fitted() -> None:
+    from types import SimpleNamespace
+
+    units = pd.Series(["f", "v", "t"])
+    params = {"fit_units": ["f"], "valid_units": ["v"]}
+    held_out = SimpleNamespace(params=params | {"refit": False})
+    refit = SimpleNamespace(params=params | {"refit": True})
+    assert training_groups(held_out, units).tolist() == [FITTED, HELD_OUT, UNSEEN]
+    assert training_groups(refit, units).tolist() == [FITTED, FITTED, UNSEEN]
 
 
 def test_the_section_reads_both_dialects(engine: sa.Engine, db_url: str):
