@@ -186,18 +186,26 @@ def row_counts(engine: Engine, task: str, input_table: str | None = None, *,
     """Input rows, predictions (of the primary output by default; `output=None`: of every
     output) and quarantined rows of a Task (0 where a table is missing)."""
     with engine.connect() as conn:
-        counts = {
-            "predictions": conn.execute(
-                sa.select(sa.func.count()).select_from(predictions)
-                .where(predictions.c.task == task, *_of_output(output))).scalar_one(),
-            "quarantined": conn.execute(
-                sa.select(sa.func.count()).select_from(quarantine)
-                .where(quarantine.c.task == task)).scalar_one(),
-            "input_rows": 0,
-        }
-        if input_table is not None and sa.inspect(conn).has_table(input_table):
-            counts["input_rows"] = conn.execute(
-                sa.select(sa.func.count()).select_from(sa.table(input_table))).scalar_one()
+        ledger = conn.execute(sa.select(sa.func.count()).select_from(predictions)
+                              .where(predictions.c.task == task, *_of_output(output))
+                              ).scalar_one()
+        return counts_beside(conn, task, input_table, int(ledger))
+
+
+def counts_beside(conn: sa.Connection, task: str, input_table: str | None,
+                  ledger_rows: int) -> dict[str, int]:
+    """row_counts' shape around a ledger count however it was counted (a scan here, the
+    per-batch summaries in core.store.summaries): quarantined and input rows."""
+    counts = {
+        "predictions": ledger_rows,
+        "quarantined": conn.execute(
+            sa.select(sa.func.count()).select_from(quarantine)
+            .where(quarantine.c.task == task)).scalar_one(),
+        "input_rows": 0,
+    }
+    if input_table is not None and sa.inspect(conn).has_table(input_table):
+        counts["input_rows"] = conn.execute(
+            sa.select(sa.func.count()).select_from(sa.table(input_table))).scalar_one()
     return counts
 
 

@@ -29,7 +29,6 @@ from core.store.schema import (
     model_versions,
     predictions,
     profile_counts,
-    quarantine,
     score_bins,
 )
 
@@ -332,17 +331,7 @@ def row_counts(engine: Engine, task: str, input_table: str | None = None, *,
         where = _bins_of(task, None) + ([] if output is None else [score_bins.c.output == output])
         ledger = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(score_bins.c.rows), 0))
                               .where(*where)).scalar_one()
-        counts = {
-            "predictions": int(ledger),
-            "quarantined": conn.execute(
-                sa.select(sa.func.count()).select_from(quarantine)
-                .where(quarantine.c.task == task)).scalar_one(),
-            "input_rows": 0,
-        }
-        if input_table is not None and sa.inspect(conn).has_table(input_table):
-            counts["input_rows"] = conn.execute(
-                sa.select(sa.func.count()).select_from(sa.table(input_table))).scalar_one()
-    return counts
+        return queries.counts_beside(conn, task, input_table, int(ledger))
 
 
 def monthly_profile(engine: Engine, table: sa.Table, task: str, model_version_id: int,

@@ -54,3 +54,12 @@ def credit_store(base: Path) -> DemoStore:
     if best is None:
         raise RuntimeError(f"training {CREDIT} promoted no champion")
     return DemoStore(url, home, metric(best.primary_metric, best.primary_value))
+
+
+def credit_section(url: str) -> None:
+    """The credit page's own section (AppTest.from_function runs it on the store at `url`)."""
+    from core.task import get_task
+    from dashboards.context import make_context
+    from verticals.finance.credit_page import render
+
+    render(make_context(get_task("finance.credit_scoring"), url))

@@ -19,20 +19,11 @@ from core.store.engine import make_engine
 from core.store.schema import predictions, task_table
 from core.task import get_task
 from dashboards.components.fairness import fairness_counts
-from tests.dashboards.demo import DemoStore, credit_store
+from tests.dashboards.demo import DemoStore, credit_section
 
 TIMEOUT = 60
 CREDIT = "finance.credit_scoring"
 PROTECTED = ("personal_status_sex", "age_years", "foreign_worker")
-
-
-@pytest.fixture
-def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
-    store = credit_store(tmp_path_factory.getbasetemp())
-    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
-    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
-    return store
 
 
 def test_no_model_reads_or_gives_a_protected_attribute_as_a_reason(
@@ -106,14 +97,6 @@ def test_the_fairness_section_names_its_rows_and_cut_off(on_credit_store: DemoSt
     assert "with a realised outcome" in captions and "four-fifths rule" in captions
     assert "`age_years` in bands <25, 25–<35, 35–<50, 50–<65, ≥65" in captions
     assert len(at.dataframe) == 1
-
-
-def credit_section(url: str) -> None:
-    from core.task import get_task
-    from dashboards.context import make_context
-    from verticals.finance.credit_page import render
-
-    render(make_context(get_task("finance.credit_scoring"), url))
 
 
 def test_the_what_if_warns_outside_the_training_range(on_credit_store: DemoStore) -> None:

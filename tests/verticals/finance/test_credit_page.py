@@ -14,7 +14,7 @@ from core import registry
 from core.monitor import reference_profile
 from core.store.bulk import insert_frame
 from core.store.engine import ensure_task_table, make_engine, migrate
-from tests.dashboards.demo import DemoStore, credit_store
+from tests.dashboards.demo import DemoStore, credit_section
 from tests.fakes import candidate, fake_sample, make_task
 from verticals.finance.credit_page import psi_from_counts, score_applicant
 
@@ -97,23 +97,6 @@ def test_psi_from_counts_matches_the_formula() -> None:
     assert psi_from_counts([0.5, 0.5], np.array([50.0, 50.0])) == 0
     shifted = psi_from_counts([0.5, 0.5], np.array([90.0, 10.0]))
     assert shifted == pytest.approx(0.4 * math.log(0.9 / 0.5) - 0.4 * math.log(0.1 / 0.5))
-
-
-@pytest.fixture
-def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
-    store = credit_store(tmp_path_factory.getbasetemp())
-    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
-    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
-    return store
-
-
-def credit_section(url: str) -> None:
-    from core.task import get_task
-    from dashboards.context import make_context
-    from verticals.finance.credit_page import render
-
-    render(make_context(get_task("finance.credit_scoring"), url))
 
 
 def test_credit_what_if_with_the_real_champion(on_credit_store: DemoStore) -> None:

@@ -22,20 +22,11 @@ from core.store.engine import make_engine
 from core.task import get_task
 from dashboards.components.formats import percent
 from dashboards.testing import open_page
-from tests.dashboards.demo import DEMO_ROWS, DemoStore, credit_store
+from tests.dashboards.demo import DEMO_ROWS, DemoStore
 
 TIMEOUT = 60
 CREDIT = "finance.credit_scoring"
 ROWS_KEY = "finance_credit_scoring-performance-rows"
-
-
-@pytest.fixture
-def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
-    store = credit_store(tmp_path_factory.getbasetemp())
-    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
-    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
-    return store
 
 
 def performance(url: str) -> None:
