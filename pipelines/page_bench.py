@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from core.store.bulk import insert_frame
-from core.store.engine import ensure_task_table, make_engine, migrate
+from core.store.engine import ensure_task_table
 from core.store.runs import track_run
 from core.task import Task, tasks
 from pipelines.demo import streamlit_command
 from pipelines.score import score
-from pipelines.throughput import TRAIN_ROWS, fresh_store
+from pipelines.throughput import TRAIN_ROWS, fresh_store, home_at, migrated, schema_url
 from pipelines.train import train
 
 if TYPE_CHECKING:
@@ -217,31 +216,12 @@ def kept_store(folder: Path, task: Task, rows: int) -> Iterator[Any]:
     """The bench store kept under `folder` (see KEEP_STORE), migrated; VERTICALS_HOME points
     at the folder meanwhile (the registry's artifacts)."""
     folder.mkdir(parents=True, exist_ok=True)
-    saved = os.environ.get("VERTICALS_HOME")
-    os.environ["VERTICALS_HOME"] = str(folder)
-    url = os.environ.get("VERTICALS_DB_URL", "")
-    try:
-        if url.startswith("postgres"):
-            name = f"bench_keep_{task.slug}_{rows}"
-            admin = make_engine(url)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
-            admin.dispose()
-            url = make_url(url).update_query_dict({"options": f"-csearch_path={name}"}
-                                                  ).render_as_string(hide_password=False)
-        else:
-            url = f"sqlite:///{folder / f'bench_{task.slug}_{rows}.db'}"
-        engine = make_engine(url)
-        migrate(engine)
-        try:
+    with home_at(folder):
+        url = os.environ.get("VERTICALS_DB_URL", "")
+        url = (schema_url(url, f"bench_keep_{task.slug}_{rows}") if url.startswith("postgres")
+               else f"sqlite:///{folder / f'bench_{task.slug}_{rows}.db'}")
+        with migrated(url) as engine:
             yield engine
-        finally:
-            engine.dispose()
-    finally:
-        if saved is None:
-            os.environ.pop("VERTICALS_HOME", None)
-        else:
-            os.environ["VERTICALS_HOME"] = saved
 
 
 def page_bench(task: Task, *, rows: int = 1_000_000, seed: int = 0, chunk_size: int = 100_000,

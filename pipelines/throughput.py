@@ -34,39 +34,61 @@ OUTPUT_COLUMNS = ["task", "model_version_id", "run_id", "batch", "entity_key", "
 
 
 @contextmanager
+def home_at(folder: str | Path) -> Iterator[None]:
+    """VERTICALS_HOME set to `folder` meanwhile (the registry writes artifacts under home())."""
+    saved = os.environ.get("VERTICALS_HOME")
+    os.environ["VERTICALS_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("VERTICALS_HOME", None)
+        else:
+            os.environ["VERTICALS_HOME"] = saved
+
+
+def schema_url(url: str, schema: str) -> str:
+    """`url` (PostgreSQL) with `schema` created if new and first on its search path."""
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        admin.dispose()
+    return make_url(url).update_query_dict(
+        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@contextmanager
+def migrated(url: str) -> Iterator[Engine]:
+    """An engine on `url` with the store's migrations applied, disposed afterwards."""
+    engine = make_engine(url)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def fresh_store() -> Iterator[Engine]:
     """A throw-away store: SQLite in a temp VERTICALS_HOME, or a scratch schema of
     VERTICALS_DB_URL's PostgreSQL (dropped afterwards)."""
-    saved_home = os.environ.get("VERTICALS_HOME")
-    with tempfile.TemporaryDirectory(prefix="verticals-bench-") as home:
-        os.environ["VERTICALS_HOME"] = home  # the registry writes artifacts under home()
+    with tempfile.TemporaryDirectory(prefix="verticals-bench-") as home, home_at(home):
         url = os.environ.get("VERTICALS_DB_URL", "")
-        scratch = f"bench_{uuid.uuid4().hex[:10]}" if url.startswith("postgres") else None
-        admin = None
-        try:
-            if scratch is not None:
-                admin = make_engine(url)
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'CREATE SCHEMA "{scratch}"'))
-                url = make_url(url).update_query_dict(
-                    {"options": f"-csearch_path={scratch}"}).render_as_string(hide_password=False)
-            else:
-                url = f"sqlite:///{Path(home) / 'verticals.db'}"
-            engine = make_engine(url)
-            migrate(engine)
-            try:
+        if not url.startswith("postgres"):
+            with migrated(f"sqlite:///{Path(home) / 'verticals.db'}") as engine:
                 yield engine
-            finally:
-                engine.dispose()
+            return
+        scratch = f"bench_{uuid.uuid4().hex[:10]}"
+        try:
+            with migrated(schema_url(url, scratch)) as engine:
+                yield engine
         finally:
-            if admin is not None:
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{scratch}" CASCADE'))
-                admin.dispose()
-            if saved_home is None:
-                os.environ.pop("VERTICALS_HOME", None)
-            else:
-                os.environ["VERTICALS_HOME"] = saved_home
+            admin = make_engine(url)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{scratch}" CASCADE'))
+            admin.dispose()
 
 
 def _timed(work: Callable[[], Any]) -> tuple[float, Any]:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # One compute thread per test process, set before torch/LightGBM load their OpenMP runtimes:
 # the suite runs one process per core (pytest -n 2), and two threads per process on two cores
@@ -20,6 +21,9 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from core.store.engine import make_engine, migrate  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.dashboards.demo import DemoStore
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -87,3 +91,28 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     migrate(store)
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
+    """The pipeline-filled credit store (tests.dashboards.demo, built once per session) as
+    the configured store: dashboard and finance page tests share it."""
+    from tests.dashboards.demo import credit_store
+
+    store = credit_store(tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
+    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
+    return store
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for the test: on a shared 2-core machine two spinning threads run
+    10x slower (modules that train image nets use it for every test)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from core.store.engine import make_engine, migrate
-from tests.dashboards.demo import DemoStore, credit_store
 from tests.dashboards.handmade import Store, populate
 from tests.fakes import make_task
 
@@ -22,14 +21,3 @@ def handmade(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Store]:
     store = populate(engine, make_task())
     engine.dispose()
     return url, store
-
-
-
-@pytest.fixture
-def on_credit_store(tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> DemoStore:
-    """The pipeline-filled credit store (built once per session) as the configured store."""
-    store = credit_store(tmp_path_factory.getbasetemp())
-    monkeypatch.setenv("VERTICALS_HOME", str(store.home))
-    monkeypatch.setenv("VERTICALS_DB_URL", store.url)
-    return store

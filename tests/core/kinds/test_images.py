@@ -24,16 +24,7 @@ from core.kinds.images import ImageClassification, ImagePredictor
 from core.models.formats import installed_formats
 from verticals.healthcare.imaging_diagnosis import TASK
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two spinning threads run 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_threshold_for_sensitivity_is_split_conformal():
