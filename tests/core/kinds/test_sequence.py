@@ -16,7 +16,8 @@ import pytest
 from scipy.special import ndtr, ndtri
 
 from core.kinds.contract import check_kind
-from core.kinds.sequence import SequencePredictor, SequenceRegression
+from core.kinds.sequence import SequenceRegression
+from core.kinds.sequence_predictor import SequencePredictor
 from core.kinds.sequence_windows import (
     GLOBAL,
     Z80,
