@@ -21,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # From the installed package, so `verticals dashboard` works outside a clone too; found, not
 # imported (pipelines and dashboards never import each other: Streamlit runs it in its process).
 DASHBOARD_APP = Path(find_spec("dashboards").origin).resolve().parent / "app.py"
+# What `streamlit run` serves: DASHBOARD_APP, its modules imported before the first visitor.
+DASHBOARD_SERVER = DASHBOARD_APP.with_name("server.py")
 
 
 # The ingest-run parameter that marks rows from a Task's seeded sample generator.
@@ -96,7 +98,7 @@ def run_demo(
 
 def streamlit_command(port: int = 8501) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SERVER),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
@@ -104,8 +106,8 @@ def streamlit_command(port: int = 8501) -> list[str]:
 
 def serve(port: int = 8501) -> int:
     """Run the dashboard in the foreground until interrupted; returns Streamlit's exit code."""
-    if not DASHBOARD_APP.is_file():
-        raise FileNotFoundError(f"dashboard app not found at {DASHBOARD_APP}")
+    if not DASHBOARD_SERVER.is_file():
+        raise FileNotFoundError(f"dashboard app not found at {DASHBOARD_SERVER}")
     try:
         return subprocess.call(streamlit_command(port))
     except KeyboardInterrupt:

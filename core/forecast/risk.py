@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import special  # ndtri = norm.ppf, chdtrc = chi2.sf: scipy.stats costs 0.3 s more import
 
 
 def value_at_risk(q: np.ndarray, levels: Sequence[float], alpha: float) -> np.ndarray:
@@ -26,8 +26,8 @@ def expected_shortfall(q: np.ndarray, levels: Sequence[float], alpha: float,
 
 
 def _quantile_at(q: np.ndarray, levels: Sequence[float], u: float) -> np.ndarray:
-    z = stats.norm.ppf(np.asarray(levels, dtype=float))
-    target = stats.norm.ppf(u)
+    z = special.ndtri(np.asarray(levels, dtype=float))
+    target = special.ndtri(u)
     q = np.asarray(q, dtype=float)
     if target <= z[0]:
         slope = (q[..., 1] - q[..., 0]) / (z[1] - z[0])
@@ -54,7 +54,7 @@ def kupiec_pof(exceedances: int, n: int, alpha: float) -> tuple[float, float]:
 
     lr = -2.0 * (loglik(alpha) - loglik(rate))
     lr = max(lr, 0.0)
-    return float(lr), float(stats.chi2.sf(lr, df=1))
+    return float(lr), float(special.chdtrc(1, lr))
 
 
 def risk_metrics(y: np.ndarray, q: np.ndarray, levels: Sequence[float], h: int,

@@ -10,13 +10,13 @@ and get tails that stretch it by the ratios of the standardized empirical distri
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special  # ndtri is norm.ppf without scipy.stats' import cost
 
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel
 
 MIN_ROWS = 30  # fewer standardized changes than this and the normal shape is used instead
-NORMAL = stats.norm.ppf(QUANTILES)
+NORMAL = special.ndtri(QUANTILES)
 LOWER, UPPER = QUANTILES.index(0.1), QUANTILES.index(0.9)  # the body ends here
 
 

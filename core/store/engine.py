@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pandera.dtypes as pdt
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import URL, make_url
 
 from core.store import schema
 from core.store.dataset_attrs import latest_attrs
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from core.task import Task
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -119,6 +119,9 @@ def make_engine(url: str | URL | None = None) -> sa.Engine:
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """Alembic configuration built in code, so migrations run from any install (no alembic.ini)."""
+    # Alembic (and Mako under it) is imported when migrating, not by every dashboard start.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -131,6 +134,8 @@ def migrate(engine: sa.Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                {"key": _PG_MIGRATE_LOCK})
+        from alembic import command
+
         command.upgrade(alembic_config(connection), "head")
 
 

@@ -1,0 +1,58 @@
+"""dashboards/server.py: what `streamlit run` serves imports every page's modules before the
+first visitor, and a broken Task does not stop the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import pytest
+
+from core.task import TaskRegistryError, tasks
+from dashboards import server
+from pipelines.demo import DASHBOARD_APP, streamlit_command
+
+
+def _start_and_stop() -> None:
+    async def run() -> None:
+        async with server.imported(server.app):
+            pass
+
+    asyncio.run(run())
+
+
+def test_serves_the_router_and_is_what_the_demo_runs() -> None:
+    assert server.APP == DASHBOARD_APP and server.APP.is_file()
+    command = streamlit_command(8599)
+    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[4] == str(server.APP.with_name("server.py"))
+
+
+def test_start_imports_the_router_and_every_task_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("verticals.finance.credit_page")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert server.import_pages() == len(tasks())
+    # The credit Task's page ("module:function") is imported by start, not by its first view.
+    assert "verticals.finance.credit_page" in sys.modules
+    assert "dashboards.app" in sys.modules
+
+
+def test_a_broken_task_is_logged_and_the_server_starts(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> dict:
+        raise TaskRegistryError("Task x.y: page 'nowhere:render' cannot be loaded")
+
+    monkeypatch.setattr(server, "tasks", broken)
+    with caplog.at_level(logging.ERROR, logger=server.__name__):
+        _start_and_stop()  # no exception: the lifespan yields
+    assert "nowhere:render" in caplog.text
+
+
+def test_other_errors_stop_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing() -> dict:
+        raise ValueError("a bug, not a registry problem")
+
+    monkeypatch.setattr(server, "tasks", failing)
+    with pytest.raises(ValueError, match="a bug"):
+        _start_and_stop()
