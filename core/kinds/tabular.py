@@ -37,7 +37,12 @@ from core.kinds.tabular_modes import (
     mode_labels,
     mode_metrics,
 )
-from core.kinds.tabular_predictor import FORMAT_PREFIX, ReasonText, TabularPredictor
+from core.kinds.tabular_predictor import (
+    FORMAT_PREFIX,
+    ReasonText,
+    TabularPredictor,
+    decision_params,
+)
 from core.models.calibration import Calibrator
 from core.models.formats import BUILTIN, lazy_factory
 from core.models.protocol import json_params
@@ -315,9 +320,12 @@ class TabularClassification:
             metrics.update(mode_metrics(mode, modes[mode][test], head.score(X_test), cutoff))
         predictor = TabularPredictor(features, model, calibrator, self.id, self.time, cutoff,
                                      self.decisions, heads, self.reason_text)
+        # The cut-off and decision words ride in the version's record too: a page shows and
+        # explains a version's decisions without loading its model (seconds with torch).
         params = {"model": json_params(model.get_params()), "calibration": calibrator.to_dict(),
                   "features": features, "test_rows": int(len(y_test)),
-                  "modes": {m: h.describe() for m, h in heads.items()}}
+                  "modes": {m: h.describe() for m, h in heads.items()},
+                  **decision_params(cutoff, self.decisions)}
         return Candidate(name=name, predictor=predictor, metrics=metrics, params=params,
                          train_rows=train_rows, reference=reference)
 

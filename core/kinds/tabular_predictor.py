@@ -3,7 +3,7 @@ that turns raw rows into ledger rows with calibrated probabilities, decisions an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,29 @@ TEXT = pd.StringDtype("pyarrow", np.nan)  # pandas 3's default "str" dtype
 # runs on a million rows).
 ReasonText = Callable[[pd.DataFrame], "pd.Series | np.ndarray"]
 
+
+# Keys of a version's params (model_versions.params) that repeat the predictor's decision
+# settings, so pages read them without loading the model.
+CUTOFF_KEY, DECISIONS_KEY = "cutoff", "decisions"
+
+
+def decision_params(cutoff: float, decisions: Sequence[str]) -> dict[str, Any]:
+    """The params entries `decision_settings` reads back."""
+    return {CUTOFF_KEY: float(cutoff), DECISIONS_KEY: list(decisions)}
+
+
+def decision_settings(params: Mapping[str, Any], predictor: Callable[[], Any]
+                      ) -> tuple[float, tuple[str, str]] | None:
+    """A version's (cut-off, (word below, word at or above)): from its params (`params`, as
+    `decision_params` wrote them), else, for a version trained before they were recorded, from
+    its predictor (`predictor()` loads it); None when that is not a TabularPredictor."""
+    if CUTOFF_KEY in params and DECISIONS_KEY in params:
+        below, above = params[DECISIONS_KEY]
+        return float(params[CUTOFF_KEY]), (str(below), str(above))
+    loaded = predictor()
+    if isinstance(loaded, TabularPredictor):
+        return float(loaded.cutoff), (loaded.decisions[0], loaded.decisions[1])
+    return None
 
 
 @dataclass

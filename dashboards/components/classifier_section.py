@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from core.kinds.tabular import TabularClassification
-from core.kinds.tabular_predictor import TabularPredictor
+from core.kinds.tabular_predictor import decision_settings
 from core.page import PageContext
 from core.store import schema
 from core.store.queries import ModelSummary
@@ -171,10 +171,8 @@ def rows_words(scored: Scored, column: str | None) -> str:
 
 def _cutoff(ctx: PageContext, kind: TabularClassification) -> tuple[float, tuple[str, str]]:
     """The champion's own cut-off and decisions (they labelled its stored predictions)."""
-    predictor = ctx.predictor()
-    if isinstance(predictor, TabularPredictor):
-        return float(predictor.cutoff), tuple(predictor.decisions)  # type: ignore[return-value]
-    return float(kind.cutoff), kind.decisions
+    return (decision_settings(ctx.champion.params, ctx.predictor)
+            or (float(kind.cutoff), kind.decisions))
 
 
 def performance_section(ctx: PageContext) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 from core.fairness import FOUR_FIFTHS, band_labels, report_from_counts
 from core.kinds.base import PRIMARY_OUTPUT
 from core.kinds.tabular import TabularClassification
-from core.kinds.tabular_predictor import TabularPredictor
+from core.kinds.tabular_predictor import decision_settings
 from core.page import PageContext
 from core.store.schema import predictions
 from dashboards.components.formats import count
@@ -95,15 +95,13 @@ def fairness_section(ctx: PageContext) -> None:
     if ctx.champion is None:
         st.info(f"No champion yet: run `verticals train {ctx.task.name}` first.")
         return
-    predictor = ctx.predictor()
-    if not isinstance(kind, TabularClassification) or not isinstance(predictor,
-                                                                      TabularPredictor):
+    if not isinstance(kind, TabularClassification):
         st.info("The fairness report covers approve/decline classifiers (TabularClassification "
                 "with a tabular champion).")
         return
-    (approve, decline), cutoff, positive = predictor.decisions, predictor.cutoff, kind.positive
     names = ", ".join(f"`{c}`" for c in protected.columns)
-    read = [c for c in predictor.features if c in protected.columns]
+    # The version's record names the features its model reads: no model load for this check.
+    read = [c for c in ctx.champion.params.get("features", []) if c in protected.columns]
     if read and not protected.use:
         st.error(f"Champion v{ctx.champion.version} reads protected attributes "
                  f"{', '.join(read)}: it was trained before the Task declared them. Retrain "
@@ -118,6 +116,13 @@ def fairness_section(ctx: PageContext) -> None:
     if not requested(ctx, f"{ctx.task.slug}-fairness-run", "the fair-lending report",
                      scored_rows(ctx)):
         return
+    settings = decision_settings(ctx.champion.params, ctx.predictor)
+    if settings is None:
+        st.info("The fairness report covers approve/decline classifiers with a tabular "
+                "champion.")
+        return
+    cutoff, (approve, decline) = settings
+    positive = kind.positive
     report = fairness_report_for(ctx, approve=approve, positive=positive)
     if report.empty:
         st.info(f"No scored applications of champion v{ctx.champion.version} yet: run "

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.kinds.tabular import TabularPredictor
+from core.kinds.tabular_predictor import decision_settings
 from core.monitor import EPSILON, PSI_FLAG
 from core.ood import describe, out_of_range
 
@@ -90,7 +90,20 @@ def score_applicant(ctx: PageContext, row: pd.DataFrame) -> dict[str, Any]:
     """PD, decision, top reasons and, for a scorecard champion, its points (else None) of one
     applicant from the champion predictor."""
     ledger = ctx.predictor().predict(ctx.task.feature_frame(row))
-    first = ledger.iloc[0]
+    return _scored(ledger.iloc[0])
+
+
+def stored_score(ctx: PageContext, key: Any) -> dict[str, Any] | None:
+    """What `score_applicant` gives for the stored application, as `score` wrote it to the
+    ledger with the champion; None when the champion has not scored this applicant yet.
+    Read first, so the page shows a stored applicant without loading the model."""
+    rows = ctx.query("predictions_for", str(key))
+    mine = rows[rows["model_version_id"] == ctx.champion.id]
+    return None if mine.empty else _scored(mine.iloc[0])
+
+
+def _scored(first: pd.Series) -> dict[str, Any]:
+    """A ledger row's PD, decision, reasons and (a scorecard's) points."""
     payload = _json(first["payload"]) or {}
     points = payload.get("points") if isinstance(payload, dict) else None
     if not isinstance(points, int | float) or not math.isfinite(points):
@@ -149,23 +162,25 @@ def what_if(ctx: PageContext) -> None:
             # Keys carry the applicant so picking another one refills the form.
             values[field.name] = _widget(field, starts[field.name], f"credit-{key}-{field.name}",
                                          columns[i % 4])
-        champion = ctx.predictor()
-        unread = [c for c in ctx.task.protected.excluded if isinstance(
-            champion, TabularPredictor) and c not in champion.features]
+        # The version's record names the features its model reads (no model load).
+        read = ctx.champion.params.get("features", [])
+        unread = [c for c in ctx.task.protected.excluded if c not in read]
         if unread:
             st.caption(f"{', '.join(unread)} are protected attributes: the model does not read "
                        "them, so changing them leaves the PD as it is.")
     # Only fields the user touched are written back: untouched missing values stay missing.
     changed = [name for name, value in values.items() if value != starts[name]]
     edited = _with_values(original, {name: values[name] for name in changed})
-    before, after = score_applicant(ctx, original), score_applicant(ctx, edited)
+    # The model is loaded when a field changes (or the applicant was never scored): until then
+    # the ledger already holds what it would say.
+    stored = None if changed else stored_score(ctx, key)
+    before = stored if stored is not None else score_applicant(ctx, original)
+    after = score_applicant(ctx, edited) if changed else before
 
     # The champion's own cut-off and decision words (they labelled the stored predictions);
     # a champion of another predictor type starts from credit's defaults.
-    predictor = ctx.predictor()
-    (below, above), start = ((predictor.decisions, predictor.cutoff)
-                             if isinstance(predictor, TabularPredictor)
-                             else (DEFAULT_DECISIONS, DEFAULT_CUTOFF))
+    start, (below, above) = (decision_settings(ctx.champion.params, ctx.predictor)
+                             or (DEFAULT_CUTOFF, DEFAULT_DECISIONS))
     cutoff = st.slider(f"Cut-off PD ({above} at or above)", 0.0, 1.0, float(start), 0.01,
                        key="credit-cutoff")
     decision = above if after["pd"] >= cutoff else below

@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.decision import Costs, best_threshold, cost_curve
 from core.kinds.base import PRIMARY_OUTPUT
-from core.kinds.tabular import TabularPredictor
+from core.kinds.tabular_predictor import decision_settings
 from core.store import work_orders
 from core.store.audit import default_actor
 from core.store.work_orders import TRANSITIONS, WorkOrderError
@@ -149,8 +149,9 @@ def mode_metrics(ctx: PageContext) -> None:
 
 
 def _cutoff(ctx: PageContext) -> float | None:
-    predictor = ctx.predictor()  # a tabular champion carries its cost-optimal cut-off
-    return float(predictor.cutoff) if isinstance(predictor, TabularPredictor) else None
+    """The champion's cost-optimal cut-off (None for a champion of another predictor type)."""
+    settings = decision_settings(ctx.champion.params, ctx.predictor)
+    return None if settings is None else settings[0]
 
 
 def cost_section(ctx: PageContext) -> None:

@@ -65,6 +65,9 @@ def test_train_returns_every_candidate_and_a_blend(trained) -> None:
         assert candidate.train_rows == 216  # 60% of the 360 labelled rows
         assert set(candidate.reference) == {"months", "status"}  # no id, time or target
         json.dumps(candidate.params)
+        # The record repeats the predictor's decision settings (pages read them, no model).
+        assert candidate.params["cutoff"] == candidate.predictor.cutoff
+        assert candidate.params["decisions"] == list(candidate.predictor.decisions)
 
 
 def test_predict_writes_ledger_rows(trained) -> None:

@@ -128,7 +128,8 @@ def champion_reading_age() -> None:
     fairness.fairness_report_for = lambda ctx, **_: pd.DataFrame(columns=list(REPORT_COLUMNS))
     scored = pd.DataFrame({"label": ["approve"], "rows": [10], "mean_score": [0.2]})
     ctx = SimpleNamespace(task=get_task("finance.credit_scoring"), predictor=lambda: old,
-                          champion=SimpleNamespace(version=3, id=1),
+                          champion=SimpleNamespace(version=3, id=1,
+                                                   params={"features": old.features}),
                           query=lambda name, *args, **kwargs: scored)
     fairness.fairness_section(ctx)
 

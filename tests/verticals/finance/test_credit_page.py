@@ -144,3 +144,51 @@ def test_the_what_if_reaches_an_applicant_beyond_the_picker(
         fake_sample(200, seed=1)["months"].iloc[150])
     at = at.text_input(key="credit-find").set_value("NOPE").run()
     assert any("No stored applicant id" in w.value for w in at.warning)
+
+
+def credit_section_counting_loads(url: str) -> None:
+    """The credit section on a context that counts model loads in the session state."""
+    from dataclasses import fields
+
+    import streamlit as st
+
+    from core.task import get_task
+    from dashboards.context import CachedPageContext, make_context
+    from verticals.finance.credit_page import render
+
+    class Counting(CachedPageContext):
+        def predictor(self, version: int | None = None):  # noqa: ANN202
+            st.session_state["loads"] = st.session_state.get("loads", 0) + 1
+            return super().predictor(version)
+
+    ctx = make_context(get_task("finance.credit_scoring"), url)
+    render(Counting(**{f.name: getattr(ctx, f.name) for f in fields(ctx)}))
+
+
+def test_a_stored_applicant_is_shown_from_the_ledger_without_loading_the_model(
+        on_credit_store: DemoStore) -> None:
+    at = AppTest.from_function(credit_section_counting_loads, args=(on_credit_store.url,),
+                               default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert "loads" not in at.session_state  # PD, decision, reasons and cut-off: all stored
+    applicant = at.selectbox(key="credit-applicant").value
+    shown = next(m.value for m in at.metric if m.label == "PD")
+    # ... and they are what the champion says of the stored application.
+    from core.task import get_task
+    from dashboards.context import make_context
+
+    engine = make_engine(on_credit_store.url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT p.score FROM predictions p JOIN aliases a ON a.model_version_id = "
+            "p.model_version_id AND a.task = p.task AND a.alias = 'champion' "
+            "WHERE p.task = 'finance.credit_scoring' AND p.output = '' "
+            "AND p.entity_key = :key"), {"key": str(applicant)}).scalar_one()
+    engine.dispose()
+    assert shown == f"{stored:.2%}"
+    ctx = make_context(get_task("finance.credit_scoring"), on_credit_store.url)
+    assert score_applicant(ctx, ctx.row(applicant))["pd"] == pytest.approx(stored, abs=1e-9)
+    box = next(b for b in at.number_input if b.key == f"credit-{applicant}-duration_months")
+    at = box.set_value(box.value + 12).run()
+    assert not at.exception, at.exception
+    assert at.session_state["loads"] >= 1  # an edited application needs the model
