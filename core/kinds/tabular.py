@@ -233,6 +233,8 @@ class TabularClassification:
         """Fit each candidate on the fit part, calibrate it on the calibration part, test it."""
         rows, y = self.labelled(frame)
         features = self.feature_columns(rows, task.protected.excluded)
+        # Protected attributes a Task opted in to: read by the model, never named as a reason.
+        unspoken = tuple(c for c in task.protected.columns if c in features)
         X = rows[features]
         if self.time is not None and self.time in rows.columns:
             parts = time_split(rows[self.time], SPLIT)
@@ -257,7 +259,8 @@ class TabularClassification:
                 fitted[name] = (model, calibrator, heads)
                 candidates.append(self._candidate(
                     name, model, calibrator, heads, features, X_test, y_test, len(X_fit),
-                    reference, self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
+                    reference, self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2],
+                    unspoken))
                 progress.advance()
         if wants_blend:
             from core.models.blend import Blend
@@ -270,7 +273,7 @@ class TabularClassification:
                      for mode, labels in modes.items()}
             candidates.append(self._candidate(
                 BLEND, model, calibrator, heads, features, X_test, y_test, len(X_fit), reference,
-                self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2]))
+                self._cutoff(model, calibrator, X_cal, y_cal), modes, parts[2], unspoken))
         return candidates
 
     def _fit_head(self, build: Callable[[], Model], X: pd.DataFrame, labels: np.ndarray,
@@ -313,13 +316,13 @@ class TabularClassification:
                    heads: dict[str, ModeHead], features: list[str], X_test: pd.DataFrame,
                    y_test: np.ndarray, train_rows: int, reference: dict[str, Any],
                    cutoff: float, modes: Mapping[str, np.ndarray],
-                   test: np.ndarray) -> Candidate:
+                   test: np.ndarray, unspoken: tuple[str, ...]) -> Candidate:
         p = calibrator.transform(model.predict_proba(X_test)[:, 1])
         metrics = classification_metrics(y_test, p, cutoff)
         for mode, head in heads.items():
             metrics.update(mode_metrics(mode, modes[mode][test], head.score(X_test), cutoff))
         predictor = TabularPredictor(features, model, calibrator, self.id, self.time, cutoff,
-                                     self.decisions, heads, self.reason_text)
+                                     self.decisions, heads, self.reason_text, unspoken)
         # The cut-off and decision words ride in the version's record too: a page shows and
         # explains a version's decisions without loading its model (seconds with torch).
         params = {"model": json_params(model.get_params()), "calibration": calibrator.to_dict(),

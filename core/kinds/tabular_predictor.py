@@ -74,6 +74,10 @@ class TabularPredictor:
     decisions: tuple[str, str] = ("approve", "decline")
     modes: dict[str, ModeHead] = field(default_factory=dict)
     reason_text: Mapping[str, ReasonText] | None = None
+    # Features the model reads that no reason may name: a Task's protected attributes when it
+    # opts in (core.fairness.Protected.use). Their effect stays in the PD; the reasons are the
+    # strongest of the other features.
+    unspoken: tuple[str, ...] = ()
 
     @property
     def format(self) -> str:
@@ -110,8 +114,7 @@ class TabularPredictor:
         primary = ledger_frame(
             len(frame), keys, score, as_of=as_of,
             label=pd.array(labels.cast(pa.string()), dtype=TEXT),
-            reasons=pd.array(top_reasons(contributions, values, self.features,
-                                         categories=categories, texts=texts), dtype=TEXT),
+            reasons=self._reasons(contributions, values, categories, texts),
             **extra)
         if not self.modes:
             return primary
@@ -127,10 +130,23 @@ class TabularPredictor:
         else:
             p_raw, contributions, values, categories = _explain(head.model, X)
             score = head.calibrator.transform(p_raw)
-            reasons = pd.array(top_reasons(contributions, values, self.features,
-                                           categories=categories, texts=texts), dtype=TEXT)
+            reasons = self._reasons(contributions, values, categories, texts)
         return ledger_frame(len(X), keys, score, as_of=as_of,
                             output=np.full(len(X), mode, dtype=object), reasons=reasons)
+
+    def _reasons(self, contributions: np.ndarray, values: pd.DataFrame | np.ndarray,
+                 categories: Mapping[str, Any] | None,
+                 texts: Mapping[str, np.ndarray]) -> pd.api.extensions.ExtensionArray:
+        """The top reasons among the features a reason may name (all but `unspoken`)."""
+        features = self.features
+        if self.unspoken:
+            keep = [i for i, name in enumerate(features) if name not in self.unspoken]
+            features = [features[i] for i in keep]
+            contributions = contributions[:, keep]
+            if not isinstance(values, pd.DataFrame):  # a frame is selected by name in there
+                values = values[:, keep]
+        return pd.array(top_reasons(contributions, values, features, categories=categories,
+                                    texts=texts), dtype=TEXT)
 
     def save(self, directory: Path) -> None:
         # The phrases are the Task's code, not state: the Kind hands them back on load.
@@ -139,7 +155,8 @@ class TabularPredictor:
         save_predictor(directory, PREDICTOR_FILE, self.model, {
             "format": self.format, "features": self.features,
             "calibrator": self.calibrator.to_dict(), "id": self.id, "time": self.time,
-            "cutoff": self.cutoff, "decisions": list(self.decisions), "modes": modes})
+            "cutoff": self.cutoff, "decisions": list(self.decisions), "modes": modes,
+            "unspoken": list(self.unspoken)})
 
     @classmethod
     def load(cls, directory: Path, formats: Formats,
@@ -154,7 +171,8 @@ class TabularPredictor:
         return cls(features=state["features"], model=model,
                    calibrator=Calibrator.from_dict(state["calibrator"]), id=state["id"],
                    time=state["time"], cutoff=state["cutoff"], decisions=decisions,
-                   modes=modes, reason_text=reason_text)
+                   modes=modes, reason_text=reason_text,
+                   unspoken=tuple(state.get("unspoken", ())))  # none before opt-ins were kept
 
 
 def _explain(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Any, Any]:

@@ -73,10 +73,26 @@ def test_the_bench_protocol_says_they_are_left_out(excluded) -> None:
     assert "protected attributes sex, age are not features" in result["protocol"]
 
 
-def test_a_task_that_opts_in_lets_the_model_read_them() -> None:
-    task = make_task(Protected(PROTECTED, use=True, note="a fairness study, not lending"))
-    candidate = task.kind.train(task, sample(400), profile="smoke", seed=0)[0]
+def test_a_task_that_opts_in_lets_the_model_read_them_but_never_names_them(
+        tmp_path) -> None:
+    from core.kinds.contract import protected_problems
+
+    task = make_task(Protected(PROTECTED, use=True, note="a fairness study, not lending",
+                               bands={"age": (25, 35, 50, 65)}))
+    frame = sample(400)
+    candidate = task.kind.train(task, frame, profile="smoke", seed=0)[0]
     assert candidate.predictor.features == ["months", "age", "sex"]
+    ledger = candidate.predictor.predict(frame)
+    moved = frame.assign(age=frame["age"].to_numpy()[::-1])
+    assert not np.array_equal(ledger["score"], candidate.predictor.predict(moved)["score"])
+    assert reason_features(ledger) == {"months"}  # age drives the PD, yet is never a reason
+    candidate.predictor.save(tmp_path)
+    loaded = task.kind.load_predictor(tmp_path, {"format": candidate.predictor.format},
+                                      task.model_formats())
+    assert loaded.unspoken == ("sex", "age")
+    assert reason_features(loaded.predict(frame)) == {"months"}
+    # check_task's protected check (shuffles, reasons) has nothing to say of it
+    assert protected_problems(task, frame, [candidate]) == []
 
 
 def test_feature_columns_leave_out_what_they_are_told() -> None:
