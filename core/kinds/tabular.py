@@ -265,8 +265,9 @@ class TabularClassification:
         if wants_blend:
             from core.models.blend import Blend
 
-            model = Blend({n: m for n, (m, _, _) in fitted.items()},
-                          {n: c for n, (_, c, _) in fitted.items()})
+            # weights stacked on the calibration rows, as the members' calibrations are
+            model = Blend.stacked({n: m for n, (m, _, _) in fitted.items()},
+                                  {n: c for n, (_, c, _) in fitted.items()}, X_cal, y_cal)
             calibrator = Calibrator(self.calibration).fit(model.predict_proba(X_cal)[:, 1], y_cal)
             heads = {mode: self._blend_head([h[mode] for _, _, h in fitted.values()], names,
                                             X, labels, parts)
@@ -290,14 +291,16 @@ class TabularClassification:
 
     def _blend_head(self, members: list[ModeHead], names: list[str], X: pd.DataFrame,
                     labels: np.ndarray, parts: Sequence[np.ndarray]) -> ModeHead:
-        """The members' mode heads averaged like the blend averages their main models."""
+        """The members' mode heads blended like their main models (weights stacked on the mode's
+        calibration rows)."""
         if any(head.model is None for head in members):
             return members[0]  # the same rows were too thin for every member
         from core.models.blend import Blend
 
         cal = parts[1][~np.isnan(labels[parts[1]])]
-        model = Blend({n: h.model for n, h in zip(names, members, strict=True)},
-                      {n: h.calibrator for n, h in zip(names, members, strict=True)})
+        model = Blend.stacked({n: h.model for n, h in zip(names, members, strict=True)},
+                              {n: h.calibrator for n, h in zip(names, members, strict=True)},
+                              X.iloc[cal], labels[cal].astype(int))
         return ModeHead(model, Calibrator(self.calibration).fit(
             model.predict_proba(X.iloc[cal])[:, 1], labels[cal].astype(int)))
 
@@ -373,7 +376,8 @@ class TabularClassification:
                if refits(folds) else
                "that model kept as it is (one fit per candidate per fold, as `train` fits "
                f"the model it ships; no refit from {REFIT_BELOW:,} training rows)")
-            + ", scored on the test fold; blend = mean of calibrated member PDs; metrics are means "
+            + ", scored on the test fold; blend = weighted mean of calibrated member PDs "
+            "(non-negative weights stacked on the calibration rows); metrics are means "
             f"over the 15 test folds; error_rate/f1 at {at}; label columns are never features"
             + (f"; protected attributes {', '.join(task.protected.excluded)} are not features"
                if task.protected.excluded else "")

@@ -11,6 +11,7 @@ import pandas as pd
 from core import progress
 from core.decision import Costs, best_threshold, cost_curve, policy_costs
 from core.evaluate import classification_metrics, f1, stratified_split
+from core.models.blend import stack_weights
 from core.models.calibration import Calibrator
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ def cross_validate(
     `f1_at_f1_threshold` on the test fold (the classifier's F1 where the cost cut-off trades
     precision for recall). With
     `modes` (mode -> 0/1/NaN per row) they add `recall_M`: the share of the test fold's mode-M
-    rows on which the alert fires.
+    rows on which the alert fires. The blend pools the members' calibrated PDs with weights
+    stacked on the calibration rows (`core.models.blend.stack_weights`), as `train`'s blend
+    does; its metrics add `weight_M`, member M's mean weight over the folds.
     """
     scores: dict[str, list[dict[str, float]]] = {}
     refit = refits(folds, refit_below)
@@ -93,12 +96,16 @@ def _fold_metrics(
     """The test fold's metrics per candidate (and the blend), cut-offs from calibration rows."""
     inner_cal, cal_pd, test_pd = fold
     results = {}
+    weights: dict[str, float] = {}
     if blend:
+        # Weights and the pool's calibration from the calibration rows: out-of-sample for the
+        # models that scored them, and never the test fold.
+        weights = stack_weights({n: cal_pd[n] for n in names}, y[inner_cal])
+        w = np.array([weights[n] for n in names])
         calibrator = Calibrator(calibration).fit(
-            np.mean(list(cal_pd.values()), axis=0), y[inner_cal])
-        test_pd[BLEND] = calibrator.transform(np.mean(list(test_pd.values()), axis=0))
-        cal_pd[BLEND] = calibrator.transform(np.mean(
-            [cal_pd[n] for n in names], axis=0))
+            w @ np.asarray([cal_pd[n] for n in names]), y[inner_cal])
+        test_pd[BLEND] = calibrator.transform(w @ np.asarray([test_pd[n] for n in names]))
+        cal_pd[BLEND] = calibrator.transform(w @ np.asarray([cal_pd[n] for n in names]))
     for name, p in test_pd.items():
         chosen = cutoff if costs is None else best_threshold(
             y[inner_cal], cal_pd[name], costs)[0]
@@ -111,6 +118,8 @@ def _fold_metrics(
             rows = labels[test] == 1
             if rows.any():  # a fold without the mode has no recall for it
                 metrics[f"recall_{mode}"] = float((p[rows] >= chosen).mean())
+        if name == BLEND:
+            metrics.update({f"weight_{n}": share for n, share in weights.items()})
         results[name] = metrics
     return results
 

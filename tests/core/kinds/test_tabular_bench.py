@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core.evaluate import repeated_stratified_folds
 from core.kinds.tabular_bench import BLEND, REFIT_BELOW, cross_validate, refits
@@ -59,3 +60,24 @@ def test_small_tables_refit_each_candidate_on_all_training_folds() -> None:
     for number, (train, test) in enumerate(folds):
         first, refit = fits[2 * number][1], fits[2 * number + 1][1]
         assert first < set(train) and refit == set(train) and not refit & set(test)
+
+
+def test_the_blend_reports_its_stacked_weights_per_member() -> None:
+    X, y, folds = _table()
+    X["noise"] = np.random.default_rng(1).normal(size=len(X))
+
+    class Noise(Recording):
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+            p = 1 / (1 + np.exp(-X["noise"].to_numpy()))
+            return np.column_stack([1 - p, p])
+
+    fits: list[tuple[str, set[int]]] = []
+    build = {"signal": lambda: Recording("signal", fits), "noise": lambda: Noise("noise", fits)}
+    results = cross_validate(lambda name: build[name](), ["signal", "noise"], True, X, y, folds,
+                             "platt", 0.5, seed=0)
+    blend = results[BLEND]
+    assert blend["weight_signal"] + blend["weight_noise"] == pytest.approx(1.0, abs=1e-3)
+    # calibrated, the noise member is nearly its base rate: whatever its weight, it shifts
+    # every row alike and the blend ranks rows as the signal does
+    assert blend["auc"] == pytest.approx(results["signal"]["auc"], abs=0.01)
+    assert blend["auc"] >= results["noise"]["auc"] + 0.1
