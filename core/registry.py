@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from core.intervals import PARAMS_KEY, Interval, recorded
 from core.store.engine import home
 from core.store.schema import aliases, model_versions, utcnow
 
@@ -62,6 +63,11 @@ class ModelVersion:
     @property
     def directory(self) -> Path:
         return home() / self.artifact_path
+
+    @property
+    def intervals(self) -> dict[str, Interval]:
+        """Metric name -> its bootstrap interval ({} for versions trained before intervals)."""
+        return recorded(self.params)
 
 
 def _plain(value: Any) -> Any:
@@ -113,6 +119,19 @@ def _write_artifact(directory: Path, predictor: Predictor, config: dict[str, Any
     return hashlib.sha256(payload).hexdigest()
 
 
+def stored_params(candidate: Candidate) -> dict[str, Any]:
+    """The candidate's params with its metric intervals under PARAMS_KEY: model_versions.params
+    keeps them (no column of their own), `ModelVersion.intervals` reads them back."""
+    if PARAMS_KEY in candidate.params:
+        raise RegistryError(f"candidate {candidate.name!r}: params key {PARAMS_KEY!r} is the "
+                            "registry's (Candidate.intervals); name the parameter otherwise")
+    if not candidate.intervals:
+        return dict(candidate.params)
+    return {**candidate.params,
+            PARAMS_KEY: {name: interval.to_dict()
+                         for name, interval in sorted(candidate.intervals.items())}}
+
+
 def register(
     engine: sa.Engine, task: Task, candidate: Candidate, *,
     run_id: int | None = None, profile: str | None = None, dataset: str | None = "store",
@@ -122,12 +141,13 @@ def register(
     The artifact is written to a temporary directory and renamed into place; if the row
     cannot be inserted the directory is removed, so no version is ever half-registered.
     """
+    params = stored_params(candidate)  # refused before any file is written
     root = home() / "artifacts" / task.slug
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     predictor = candidate.predictor
     config = {"format": predictor.format, "task": task.name, "model": candidate.name,
-              "kind": type(task.kind).__name__, "params": candidate.params}
+              "kind": type(task.kind).__name__, "params": params}
     placed: Path | None = None
     try:
         digest = _write_artifact(staging, predictor, config)
@@ -150,7 +170,7 @@ def register(
                 created_at=utcnow(), run_id=run_id, profile=profile, dataset=dataset,
                 train_rows=candidate.train_rows, primary_metric=primary,
                 primary_value=None if value is None else float(value),
-                metrics=_dumps(candidate.metrics), params=_dumps(candidate.params),
+                metrics=_dumps(candidate.metrics), params=_dumps(params),
                 reference=_dumps(candidate.reference),
                 artifact_path=final.relative_to(home()).as_posix(), artifact_sha256=digest,
             ).returning(model_versions.c.id)).scalar_one()

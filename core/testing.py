@@ -16,6 +16,7 @@ from core.kinds.base import LEDGER_COLUMNS
 from core.kinds.contract import (
     KindError,
     check_kind,
+    interval_problems,
     protected_declaration_problems,
     protected_problems,
 )
@@ -44,7 +45,8 @@ def check_task(task: Task, *, rows: int = 240, seed: int = 0) -> None:
     the Kind's frame_attrs as JSON the store can keep; features
     keep the row count and never read a label column; every candidate fits on the sample with
     its smoke settings, predicts ledger-shaped rows and survives a save/load round trip through
-    the Task's format registry; every metric computes; the declared protected attributes
+    the Task's format registry; every metric computes; each candidate's primary metric has a
+    bootstrap interval that holds its point value; the declared protected attributes
     are schema columns, and unless the Task opted in no feature or score moves when they are
     shuffled, and no reason names one.
     """
@@ -164,6 +166,7 @@ def _check_candidates(task: Task, frame: pd.DataFrame, seed: int, problems: list
             _check_round_trip(task, candidate, frame)
         except Exception as error:
             problems.append(f"{where}: {type(error).__name__}: {error}")
+    problems.extend(f"intervals: {p}" for p in interval_problems(task.kind, candidates))
     problems.extend(f"protected: {p}" for p in protected_problems(task, frame, candidates))
 
 

@@ -20,6 +20,7 @@ from dashboards.components.formats import (
     seconds,
     when,
 )
+from dashboards.components.model_card import champion_training, synthetic_words
 from dashboards.components.tiles import Tile, count_tile, metric_tile, tiles
 from dashboards.context import empty_store_message, make_context, store_ready, store_url
 
@@ -69,6 +70,10 @@ def task_summary(task: Task, url: str, page: Any | None = None) -> None:
                  better="lower"),
         ])
         st.caption(champion_sentence(model))
+        training = champion_training(ctx, period=False)
+        synthetic = None if training is None else synthetic_words(model, training)
+        if synthetic is not None:
+            st.warning(f"**Synthetic data.** {synthetic}.", icon=":material/science:")
         left, right = st.columns(2)
         versions = ctx.query("versions")
         left.markdown(f"**{metric_name(model.primary_metric)} by model version**")

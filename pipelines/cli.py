@@ -390,6 +390,9 @@ def bench(
              "1000000)")] = None,
     max_rows: Annotated[int | None, typer.Option(
         min=1, help="scaling: refuse sizes above this (default 1,000,000)")] = None,
+    protected: Annotated[str | None, typer.Option(
+        help="csv adapter: protected columns left out of the features, comma-separated "
+             "(default: columns named like sex, marriage, age; 'none' for none)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help=QUIET_HELP)] = False,
 ) -> None:
     """Benchmark the Task's candidates: exactly one JSON line on stdout."""
@@ -400,7 +403,8 @@ def bench(
         spec, profile = _task(task), _check_profile(profile)
         options = {"target": target, "id": id, "positive": positive, "rows": rows,
                    "chunk_size": chunk_size, "adjacency": adjacency, "start": start,
-                   "freq": freq, "subset": subset, "sizes": sizes, "max_rows": max_rows}
+                   "freq": freq, "subset": subset, "sizes": sizes, "max_rows": max_rows,
+                   "protected": protected}
         with stdout_to_stderr():
             engine = open_store()
             with progress.listen(_progress(quiet)):

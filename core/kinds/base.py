@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from core.intervals import Interval
+
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
@@ -123,7 +125,12 @@ class Gate:
 
 @dataclass
 class Candidate:
-    """One trained candidate with its held-out metrics, ready to register."""
+    """One trained candidate with its held-out metrics, ready to register.
+
+    `intervals`: metric name -> its bootstrap interval over the held-out units the metric was
+    measured on (core.intervals); every Kind records one for its primary metric (check_task
+    verifies it holds the point value), and for display metrics where that is cheap.
+    """
 
     name: str
     predictor: Predictor
@@ -131,6 +138,7 @@ class Candidate:
     params: dict[str, Any]
     train_rows: int
     reference: dict[str, Any] = field(default_factory=dict)  # drift reference (core.monitor)
+    intervals: Mapping[str, Interval] = field(default_factory=dict)
 
 
 class Kind(Protocol):

@@ -1,5 +1,6 @@
 """check_kind: does an object implement the declared Kind contract (core.kinds.base.Kind)?
-And do a Task's models keep to its protected attributes (`protected_problems`)?
+Do its trained candidates record their metric intervals (`interval_problems`)? And do a
+Task's models keep to its protected attributes (`protected_problems`)?
 
 The one place outside a Kind's own module that inspects a Kind's members by name: everything
 else uses them as declared. Problems are collected and reported at once, each saying what to
@@ -187,6 +188,48 @@ def _behaviour_problems(kind: Any) -> list[str]:
     models = kind.default_models()
     if not isinstance(models, Mapping) or not all(callable(f) for f in models.values()):
         problems.append("default_models() must return a mapping name -> zero-argument factory")
+    return problems
+
+
+# --- metric intervals (Candidate.intervals, core.intervals) ------------------------------------
+
+
+def interval_problems(kind: Kind, candidates: Sequence[Any]) -> list[str]:
+    """How trained `candidates` break the interval contract: each records, for the Kind's
+    primary metric, a core.intervals.Interval over its held-out units that holds the point
+    value; every recorded interval is well formed and names a metric the candidate reports."""
+    from core.intervals import Interval
+
+    problems = []
+    primary = kind.primary_metric
+    for candidate in candidates:
+        where = f"candidate {candidate.name!r}"
+        intervals = candidate.intervals
+        if primary not in intervals:
+            problems.append(f"{where}: no interval for the primary metric {primary!r}: record "
+                            "one in Candidate.intervals (core.intervals.bootstrap over the "
+                            "held-out units the metric is measured on)")
+        for name, interval in intervals.items():
+            if not isinstance(interval, Interval):
+                problems.append(f"{where}: interval {name!r} must be a core.intervals.Interval, "
+                                f"got {type(interval).__name__}")
+                continue
+            if name not in candidate.metrics:
+                problems.append(f"{where}: interval {name!r} names no metric of the candidate")
+                continue
+            bounds = (interval.low, interval.high)
+            if not all(np.isfinite(bounds)) or interval.low > interval.high:
+                problems.append(f"{where}: interval {name!r} {bounds} must be finite with low "
+                                "<= high")
+            elif not (0 < interval.level < 1 and interval.resamples > 0 and interval.units > 0
+                      and interval.over):
+                problems.append(f"{where}: interval {name!r} must say its level in (0, 1), "
+                                f"resamples, units and what they are, got {interval}")
+            elif name == primary and not interval.contains(float(candidate.metrics[name])):
+                problems.append(
+                    f"{where}: the {name!r} interval [{interval.low:.6g}, {interval.high:.6g}] "
+                    f"does not hold the point value {candidate.metrics[name]:.6g}: resample "
+                    "the same held-out units the metric is computed on")
     return problems
 
 

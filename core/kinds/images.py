@@ -14,6 +14,7 @@ import pandas as pd
 
 from core import images, progress
 from core.evaluate import leaderboard, stratified_split
+from core.intervals import Interval, auc_statistic, bootstrap, mean_statistic, ratio_statistic
 from core.kinds.base import (
     PRIMARY_OUTPUT,
     SECTIONS,
@@ -225,7 +226,8 @@ class ImageClassification:
                          # what the MedMNIST evaluator reports: argmax of the raw softmax
                          "accuracy_uncalibrated": round(float(np.mean(
                              raw.argmax(axis=1) == y[test])), 6)},
-                reference=reference))
+                reference=reference,
+                intervals=held_out_intervals(y[test], P, positive, threshold)))
         return candidates
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any],
@@ -394,6 +396,22 @@ def operating_rates(matrix: Mapping[str, Any]) -> dict[str, float]:
     sens = counts[k, k] / positives if positives else float("nan")
     spec = 1 - false_positive / negatives if negatives else float("nan")
     return {"op_sensitivity": round(float(sens), 6), "op_specificity": round(float(spec), 6)}
+
+
+def held_out_intervals(y: np.ndarray, P: np.ndarray, positive: int, threshold: float
+                       ) -> dict[str, Interval]:
+    """Bootstrap intervals over the test images of auc (one-vs-rest mean over classes present
+    beyond two, as image_metrics), accuracy (argmax) and the operating point's sensitivity and
+    specificity, on the same resamples."""
+    classes = range(P.shape[1]) if P.shape[1] > 2 else [positive]
+    aucs = [auc_statistic(y == k, P[:, k]) for k in classes if 0 < (y == k).sum() < len(y)]
+    hit = P.argmax(axis=1) == y
+    called, sick = P[:, positive] >= threshold, y == positive
+    return bootstrap({
+        "auc": lambda counts: np.mean([a(counts) for a in aucs], axis=0),
+        "accuracy": mean_statistic(hit),
+        "op_sensitivity": ratio_statistic(called & sick, sick),
+        "op_specificity": ratio_statistic(~called & ~sick, ~sick)}, len(y), over="test images")
 
 
 def _round(value: float) -> float:

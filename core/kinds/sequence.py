@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core import progress
+from core.intervals import error_intervals
 from core.kinds.base import (
     PRIMARY_OUTPUT,
     SECTIONS,
@@ -296,8 +297,8 @@ class SequenceRegression:
         cap = float(self.rul_cap)
         X, y, _ = self._windows(rows, values, fit_units, "all")
         Xv, yv, _ = self._windows(rows, values, valid_units, "all")
-        Xc, yc, _ = self._windows(rows, values, valid_units, "cuts",
-                                  np.random.default_rng(seed + 1))
+        Xc, yc, cut_units = self._windows(rows, values, valid_units, "cuts",
+                                          np.random.default_rng(seed + 1))
         # Rows after a unit's recorded failure carry no target; a cut there reads as failed.
         keep, held = y >= 0, yv >= 0
         X, y = X[keep], np.minimum(y[keep], cap)
@@ -332,8 +333,12 @@ class SequenceRegression:
                                 "seconds": sum(f["seconds"] for f in fitted.values())}
         for item in fitted.values():
             item.setdefault("weights", [1.0])
-            item["metrics"] = rul_metrics(calibrated(item["raw"], item["scale"]), yc,
-                                          per=self.cuts)
+            q = calibrated(item["raw"], item["scale"])
+            item["metrics"] = rul_metrics(q, yc, per=self.cuts)
+            # Whole held-out units with all their cuts: one engine's cuts share its wear.
+            item["intervals"] = error_intervals(q[:, 1] - yc, cut_units, over="held-out units",
+                                                covered=(q[:, 0] <= yc) & (yc <= q[:, 2]),
+                                                names={"coverage": "coverage80"})
         return {"fitted": fitted, "normaliser": normaliser, "fit_units": fit_units,
                 "valid_units": valid_units,
                 "train_windows": int(len(X) + len(Xv) if self.refit else len(X)),
@@ -370,7 +375,7 @@ class SequenceRegression:
             candidates.append(Candidate(
                 name=name, predictor=self._predictor(result, name),
                 metrics=item["metrics"], params=params, train_rows=result["train_windows"],
-                reference=reference))
+                reference=reference, intervals=item["intervals"]))
         return candidates
 
     def bench(

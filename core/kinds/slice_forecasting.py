@@ -19,6 +19,7 @@ import pandas as pd
 from core.forecast import graph_bench as gb
 from core.forecast.health import flag
 from core.forecast.horizon_metrics import horizon_metrics
+from core.intervals import Interval, block_length, error_intervals
 from core.kinds.base import Candidate, TaskSpec, ledger_frame
 from core.kinds.predictor_files import load_predictor_files, save_predictor
 from core.models.protocol import json_params
@@ -153,10 +154,28 @@ def train(kind: Any, task: TaskSpec, frame: pd.DataFrame, *, profile: str, seed:
         params = {"model": json_params(model.get_params()), "history": history,
                   "horizons": horizons, "health": health.totals(),
                   "flagged_sensors": health.counts(m.sensors)}
+        intervals = {**block_intervals(w.y[valid] - p_valid, w.ok[valid], horizon, "validation",
+                                       {"rmse": "valid_rmse_pooled"}),
+                     **block_intervals(w.y[test] - p, w.ok[test], horizon, "test",
+                                       {"rmse": "rmse_pooled", "mae": "mae_pooled"})}
         candidates.append(Candidate(name=name, predictor=predictor,
                                     metrics={k: float(v) for k, v in metrics.items()},
-                                    params=params, train_rows=int(len(train_rows) + len(valid))))
+                                    params=params, train_rows=int(len(train_rows) + len(valid)),
+                                    intervals=intervals))
     return candidates
+
+
+def block_intervals(error: np.ndarray, ok: np.ndarray, horizon: int, part: str,
+                    names: dict[str, str]) -> dict[str, Interval]:
+    """Intervals of pooled errors (windows, horizon, sensors; `ok` cells only) resampling
+    blocks of `horizon` consecutive origins: windows closer than a horizon forecast the same
+    steps, so single windows are not independent; shorter blocks in a short part
+    (core.intervals.block_length; `over` names the length). `names` picks the metrics."""
+    size = block_length(len(error), horizon)
+    owners = np.broadcast_to((np.arange(len(error)) // size)[:, None, None], error.shape)
+    over = f"{part} origins" if size == 1 else f"blocks of {size} {part} origins"
+    found = error_intervals(error[ok], owners[ok], over=over)
+    return {names[k]: v for k, v in found.items() if k in names}
 
 
 def bench(kind: Any, task: TaskSpec, frame: pd.DataFrame, *, dataset: str, profile: str,

@@ -18,6 +18,7 @@ from core.evaluate import (
     stratified_split,
     time_split,
 )
+from core.intervals import classification_intervals
 from core.kinds.base import (
     PRIMARY_OUTPUT,
     SECTIONS,
@@ -333,7 +334,8 @@ class TabularClassification:
                   "modes": {m: h.describe() for m, h in heads.items()},
                   **decision_params(cutoff, self.decisions)}
         return Candidate(name=name, predictor=predictor, metrics=metrics, params=params,
-                         train_rows=train_rows, reference=reference)
+                         train_rows=train_rows, reference=reference,
+                         intervals=classification_intervals(y_test, p))
 
     def load_predictor(self, directory: Path, config: Mapping[str, Any],
                        formats: Formats) -> TabularPredictor:

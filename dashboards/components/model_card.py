@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from core.intervals import Interval, recorded
 from core.page import PageContext
 from core.store import schema
 from core.store.queries import ModelSummary
@@ -83,9 +84,11 @@ def time_column(task: Task) -> str | None:
     return next((f.name for f in schema_fields(task.schema) if f.kind == "date"), None)
 
 
-def training_of(engine: sa.Engine, task: Task, model: ModelSummary) -> Training:
+def training_of(engine: sa.Engine, task: Task, model: ModelSummary, *,
+                period: bool = True) -> Training:
     """The train run of `model`, and for a version trained on the store the ingest runs before
-    it and the period of the labelled rows they wrote."""
+    it and (with `period`: a scan of the input table's time) the period of the labelled rows
+    they wrote."""
     runs, versions = schema.pipeline_runs, schema.model_versions
     with engine.connect() as conn:
         run_id = conn.execute(sa.select(versions.c.run_id)
@@ -112,7 +115,7 @@ def training_of(engine: sa.Engine, task: Task, model: ModelSummary) -> Training:
                              is_sample_source(task, str(_params(row.params).get("source", "")),
                                               _params(row.params)))
                 for row in ingests)
-            column = time_column(task)
+            column = time_column(task) if period else None
             table = schema.task_table(task, sa.MetaData())
             labels = task.kind.label_columns
             if column is not None and sa.inspect(conn).has_table(table.name):
@@ -162,17 +165,41 @@ def data_line(task: Task, model: ModelSummary, training: Training) -> str:
             + (f" and {more} more ingest runs" if more > 0 else ""))
 
 
+def interval_words(name: str, interval: Interval) -> str:
+    """'95% CI 0.760–0.820': a metric's recorded interval in the metric's own unit."""
+    return (f"{interval.level:.0%} CI {metric_display(name, interval.low)}–"
+            f"{metric_display(name, interval.high)}")
+
+
+def resampled_words(interval: Interval) -> str:
+    """'200 bootstrap resamples of the 300 test rows': what an interval was resampled over."""
+    return (f"{count(interval.resamples)} bootstrap resamples of the {count(interval.units)} "
+            f"{interval.over}")
+
+
+def primary_line(model: ModelSummary) -> str:
+    """'AUC 0.790 (95% CI 0.760–0.820; 200 bootstrap resamples of the 300 test rows)', or the
+    point value and why no interval is shown for a version trained before they were kept."""
+    name, value = model.primary_metric, model.primary_value
+    point = f"{metric_name(name)} {metric_display(name, value)}"
+    interval = recorded(model.params).get(name)
+    if interval is None:
+        return f"{point} (no interval: this version was trained before intervals were recorded)"
+    return f"{point} ({interval_words(name, interval)}; {resampled_words(interval)})"
+
+
 def card_frame(model: ModelSummary) -> pd.DataFrame:
-    """The version's recorded metrics, readable, with intervals where it recorded them
-    (`<name>_low` / `<name>_high`, none recorded by today's Kinds)."""
+    """The version's recorded metrics, readable, each with its bootstrap interval where the
+    version recorded one (core.intervals; "not recorded" otherwise, never invented)."""
+    intervals = recorded(model.params)
     rows = []
     for name, value in sorted(model.metrics.items()):
-        if name.endswith(("_low", "_high")) or not isinstance(value, int | float):
+        if not isinstance(value, int | float):
             continue
-        low, high = model.metrics.get(f"{name}_low"), model.metrics.get(f"{name}_high")
+        interval = intervals.get(name)
         rows.append({"metric": metric_name(name), "value": metric_display(name, value),
-                     "interval": (f"{metric_display(name, low)} – {metric_display(name, high)}"
-                                  if low is not None and high is not None else "not recorded")})
+                     "interval": (interval_words(name, interval) if interval is not None
+                                  else "not recorded")})
     return pd.DataFrame(rows, columns=["metric", "value", "interval"])
 
 
@@ -189,34 +216,42 @@ def real_data_hint(task: Task) -> str:
             f"`verticals train {task.name}`.")
 
 
+def synthetic_words(model: ModelSummary, training: Training) -> str | None:
+    """'Champion v2 was trained on the Task's seeded synthetic sample': the one sentence the
+    Task page's banner and the overview's card both say; None for real data."""
+    if training.synthetic is None:
+        return None
+    share = "the" if training.synthetic == "all" else "partly the"
+    return (f"Champion v{model.version} was trained on {share} Task's seeded synthetic sample "
+            "(`verticals demo` / `verticals sample`), not real records")
+
+
 def synthetic_banner(task: Task, model: ModelSummary, training: Training) -> None:
     """A warning at the top of the page when the champion learned from the synthetic sample."""
-    if training.synthetic is None:
+    words = synthetic_words(model, training)
+    if words is None:
         return
-    share = "the" if training.synthetic == "all" else "partly the"
-    st.warning(
-        f"**Synthetic data.** Champion v{model.version} was trained on {share} Task's seeded "
-        f"synthetic sample (`verticals demo` / `verticals sample`), not real records: its "
-        f"metrics say how well it learned the generator. {real_data_hint(task)}",
-        icon=":material/science:")
+    st.warning(f"**Synthetic data.** {words}: its metrics say how well it learned the "
+               f"generator. {real_data_hint(task)}", icon=":material/science:")
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
 def cached_training(url: str, state: tuple[str, ...], task_name: str, version_id: int,
-                    _task: Task, _model: ModelSummary) -> Training:
+                    period: bool, _task: Task, _model: ModelSummary) -> Training:
     from dashboards.context import engine_for
 
-    return training_of(engine_for(url), _task, _model)
+    return training_of(engine_for(url), _task, _model, period=period)
 
 
-def champion_training(ctx: PageContext) -> Training | None:
-    """The champion's Training, cached per store state; None before the first training."""
+def champion_training(ctx: PageContext, *, period: bool = True) -> Training | None:
+    """The champion's Training, cached per store state; None before the first training.
+    `period=False` skips the period (the overview needs only the sources, not a scan)."""
     from dashboards.context import store_state
 
     if ctx.champion is None:
         return None
     return cached_training(ctx.url, store_state(ctx.url), ctx.task.name, ctx.champion.id,
-                           _task=ctx.task, _model=ctx.champion)
+                           period, _task=ctx.task, _model=ctx.champion)
 
 
 def model_card(ctx: PageContext, training: Training) -> None:
@@ -238,6 +273,7 @@ def model_card(ctx: PageContext, training: Training) -> None:
                      + (f"{_day(training.period[0])} to {_day(training.period[1])}"
                         if training.period else "not known (no rows recorded before training)"))
     lines.append(f"**Split** {split_line(model, training)}")
+    lines.append(f"**Primary metric** {primary_line(model)}")
     lines.append(
         "**Fit time** "
         + (f"{seconds(training.duration_s)} for the whole train run ({count(training.candidates)} "
@@ -250,9 +286,12 @@ def model_card(ctx: PageContext, training: Training) -> None:
         if not metrics.empty:
             st.dataframe(metrics, hide_index=True)
             test = held_out_rows(model)
-            recorded = not (metrics["interval"] == "not recorded").all()
+            intervals = recorded(model.params)
+            kinds = sorted({resampled_words(i) for i in intervals.values()})
             st.caption(
                 (f"Measured at train time on {count(test)} held-out test rows" if test is not None
                  else "Measured at train time on held-out rows")
-                + ("." if recorded else
-                   "; this version records point values only, so no intervals are shown."))
+                + (f"; intervals are percentile bootstraps ({'; '.join(kinds)}): the spread "
+                   "of each metric over other draws of the same held-out units." if intervals
+                   else "; this version was trained before intervals were recorded, so it "
+                        "records point values only and no intervals are shown."))

@@ -122,3 +122,22 @@ def test_a_stale_directory_is_reported_not_overwritten(engine, home):
         registry.register(engine, task, candidate("a", 0.7))
     assert stale.is_dir() and not list(stale.iterdir())
     assert registry.versions(engine, task.name) == []
+
+
+def test_a_versions_intervals_are_kept_in_its_params(engine, home):
+    from core.intervals import PARAMS_KEY, Interval
+
+    task = make_task()
+    interval = Interval(0.70, 0.79, 0.95, 200, 300, "test rows")
+    with_intervals = replace(candidate("logistic", 0.75), intervals={"auc": interval})
+    version = registry.register(engine, task, with_intervals)
+    assert version.intervals == {"auc": interval}
+    assert version.params == {"weight": 0.5, PARAMS_KEY: {"auc": interval.to_dict()}}
+    assert registry.get_version(engine, task.name, 1).intervals == {"auc": interval}
+    # A version registered before intervals existed (or by a Kind that records none).
+    assert registry.register(engine, task, candidate("old", 0.7)).intervals == {}
+    clash = replace(candidate("clash", 0.7), params={PARAMS_KEY: 1})
+    with pytest.raises(RegistryError, match="params key 'intervals' is the registry's"):
+        registry.register(engine, task, clash)
+    assert [v.version for v in registry.versions(engine, task.name)] == [1, 2]
+    assert not list((home / "artifacts" / task.slug).glob(".staging-*"))

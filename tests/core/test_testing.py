@@ -113,3 +113,26 @@ def test_protected_columns_the_schema_lacks_and_unbanded_ages_are_reported(credi
     assert "protected column 'religion' is not in the schema" in message
     assert "protected column 'age_years' is numeric" in message
     assert "declare its report bands" in message
+
+
+def test_a_kind_that_records_no_interval_is_told_each_candidate(credit) -> None:
+    from dataclasses import dataclass, fields
+
+    from core.kinds.tabular import TabularClassification
+
+    @dataclass(frozen=True)
+    class PointOnly(TabularClassification):
+        """A Kind written before Candidate.intervals: point metrics only."""
+
+        def train(self, task, frame, **options):
+            return [replace(c, intervals={}) for c in super().train(task, frame, **options)]
+
+    kind = PointOnly(**{f.name: getattr(credit.kind, f.name) for f in fields(credit.kind)})
+    with pytest.raises(ConformanceError) as error:
+        check_task(replace(credit, kind=kind))
+    problems = [p for p in error.value.problems if p.startswith("intervals:")]
+    assert problems == [
+        f"intervals: candidate {name!r}: no interval for the primary metric 'auc': record one "
+        "in Candidate.intervals (core.intervals.bootstrap over the held-out units the metric "
+        "is measured on)" for name in ("scorecard", "lightgbm", "tabular_net", "blend")]
+    assert problems == error.value.problems  # nothing else is wrong with it

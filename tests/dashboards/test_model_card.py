@@ -99,8 +99,10 @@ def test_the_card_says_model_data_split_and_fit_time(real_url: str) -> None:
     assert metrics.set_index("metric")["value"].to_dict() == {
         "AUC": "0.812", "Brier": "0.200", "KS": "0.406"}
     assert set(metrics["interval"]) == {"not recorded"}  # never invented
-    assert any("records point values only, so no intervals are shown" in c.value
-               for c in at.caption)
+    assert "**Primary metric** AUC 0.812 (no interval: this version was trained before " \
+           "intervals were recorded)" in lines
+    assert any("trained before intervals were recorded, so it records point values only and "
+               "no intervals are shown" in c.value for c in at.caption)
 
 
 def test_training_of_lists_the_ingests_before_the_train_run(demo_url: str) -> None:
@@ -137,3 +139,57 @@ def test_the_demo_marks_its_ingest_runs_synthetic(tmp_path: Path,
                               .where(pipeline_runs.c.pipeline == "ingest")).scalar_one()
     engine.dispose()
     assert json.loads(params)["synthetic"] is True
+
+
+@pytest.fixture(scope="module")
+def interval_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A champion trained with intervals: AUC over 300 test rows, KS too, Brier without."""
+    from core.intervals import PARAMS_KEY, Interval
+    from core.store.schema import model_versions
+
+    url = _store(tmp_path_factory.mktemp("card") / "intervals.db",
+                 {"source": "/data/exports/loans-2025.csv"})
+    recorded = {"auc": Interval(0.7764, 0.8449, 0.95, 200, 300, "test rows").to_dict(),
+                "ks": Interval(0.3512, 0.4731, 0.95, 200, 300, "test rows").to_dict()}
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(model_versions.update().where(model_versions.c.version == 2).values(
+            params=json.dumps({"test_rows": 300, PARAMS_KEY: recorded})))
+    engine.dispose()
+    return url
+
+
+def test_the_card_shows_the_primary_metric_with_its_interval(interval_url: str) -> None:
+    at = page(interval_url)
+    assert not at.exception, at.exception
+    card = next(m.value for m in at.markdown if m.value.startswith("**Model**"))
+    assert ("**Primary metric** AUC 0.812 (95% CI 0.776–0.845; 200 bootstrap resamples of the "
+            "300 test rows)") in card.split("  \n")
+    metrics = next(df.value for df in at.dataframe if list(df.value.columns) == [
+        "metric", "value", "interval"])
+    assert metrics.set_index("metric")["interval"].to_dict() == {
+        "AUC": "95% CI 0.776–0.845", "Brier": "not recorded", "KS": "95% CI 0.351–0.473"}
+    caption = next(c.value for c in at.caption if c.value.startswith("Measured at train time"))
+    assert caption == ("Measured at train time on 300 held-out test rows; intervals are "
+                       "percentile bootstraps (200 bootstrap resamples of the 300 test rows): "
+                       "the spread of each metric over other draws of the same held-out units.")
+
+
+
+def test_a_pipeline_trained_champion_shows_its_bootstrap_interval(on_credit_store) -> None:
+    """ingest -> train -> registry -> card: the interval the Kind recorded reaches the page."""
+    from core.registry import champion
+
+    engine = make_engine(on_credit_store.url)
+    best = champion(engine, "finance.credit_scoring")
+    engine.dispose()
+    interval = best.intervals["auc"]
+    test_rows = best.params["test_rows"]
+    assert interval.units == test_rows and interval.over == "test rows"
+    assert interval.contains(best.primary_value)
+    at = open_page("finance.credit_scoring", on_credit_store.url, timeout=TIMEOUT)
+    assert not at.exception, at.exception
+    card = next(m.value for m in at.markdown if m.value.startswith("**Model**"))
+    assert (f"**Primary metric** {on_credit_store.champion_metric} (95% CI {interval.low:.3f}–"
+            f"{interval.high:.3f}; 200 bootstrap resamples of the {test_rows} test rows)"
+            ) in card.split("  \n")

@@ -140,6 +140,21 @@ def test_bench_quiet_prints_its_json_and_nothing_on_stderr(
     assert len(out.strip().splitlines()) == 1 and json.loads(out)["models"].keys() == {"lightgbm"}
 
 
+def test_bench_takes_the_csv_adapters_protected_columns(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _card_table(tmp_path, monkeypatch)
+    code, out, err = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
+                            "--target", "Y", "--id", "ID", "--profile", "smoke", "--quiet",
+                            "--protected", "EDUCATION")
+    assert code == 0 and json.loads(out)["models"].keys() == {"lightgbm"}
+    code, out, err = invoke("bench", TASK.name, "--dataset", "csv", "--data", str(path),
+                            "--target", "Y", "--id", "ID", "--profile", "smoke", "--quiet",
+                            "--protected", "SEXX")
+    assert code != 0 and out == ""
+    assert "SEXX" in err and "LIMIT_BAL" in err and "Traceback" not in err  # names the columns
+
+
 def test_bench_scaling_takes_its_sizes_and_guard_from_the_command_line(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

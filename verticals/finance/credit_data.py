@@ -186,9 +186,42 @@ def _refuse_nul_bytes(path: Path, data: bytes) -> None:
                          "German credit files are plain text): re-download it")
 
 
+# What public credit tables call the attributes a lending decision must not rest on (sex,
+# marital status, age, origin; Taiwan card-default's SEX, MARRIAGE, AGE; Home Credit's
+# CODE_GENDER, DAYS_BIRTH), compared lower-case with spaces and dashes as underscores. The
+# Task's own protected names are schema names a foreign table rarely has, so without these
+# its attributes would become features.
+PROTECTED_NAMES = frozenset({
+    "sex", "gender", "code_gender", "marriage", "marital_status", "married",
+    "personal_status_sex", "age", "age_years", "days_birth", "birth_date", "date_of_birth",
+    "dob", "race", "ethnicity", "religion", "national_origin", "nationality",
+    "foreign_worker", "disability", "pregnancy",
+})
+NO_PROTECTED = "none"  # --protected none: the user opts in to every column as a feature
+
+
+def protected_columns(columns: list[str], protected: str | None, where: str) -> list[str]:
+    """The columns the csv adapter keeps out of the features: the comma-separated
+    `protected` names (each must be a column; NO_PROTECTED for none), or by default those
+    whose names are PROTECTED_NAMES."""
+    if protected is None:
+        return [c for c in columns
+                if str(c).strip().lower().replace(" ", "_").replace("-", "_") in PROTECTED_NAMES]
+    named = [c.strip() for c in protected.split(",") if c.strip()]
+    if [n.lower() for n in named] == [NO_PROTECTED]:
+        return []
+    unknown = [n for n in named if n not in columns]
+    if unknown or not named:
+        raise KeyError(f"{where}: --protected names {'no column' if not named else unknown} "
+                       f"of the file; columns: {', '.join(map(str, columns))} (give them "
+                       f"comma-separated, exactly as the header spells them, or "
+                       f"--protected {NO_PROTECTED} to use every column)")
+    return named
+
+
 def csv_table(
     path: str | Path, target: str | None = None, id: str | None = None,
-    positive: str | None = None,
+    positive: str | None = None, protected: str | None = None,
 ) -> pd.DataFrame:
     """Any credit table: its `target` becomes `default` (0/1) and its `id` `application_id`.
 
@@ -197,6 +230,11 @@ def csv_table(
     false/true) column is kept as is; otherwise, with exactly two values, the rarer value is the
     "bad" one (1) - defaults are the minority in credit data. Missing targets stay missing
     (those rows can be scored, not trained on). Without `id`, rows are numbered ROW-1, ROW-2...
+
+    Protected attributes (`protected_columns`: `--protected COL,COL`, by default the columns
+    named like PROTECTED_NAMES, e.g. SEX, MARRIAGE, AGE) are dropped: the Task's Protected
+    names its own schema's columns, so the Kind would read a foreign table's as features, and
+    this frame only trains and benches (it is never stored, so no fairness report needs them).
     """
     if target is None:
         raise ValueError("the csv dataset needs the target column: pass --target COLUMN")
@@ -205,10 +243,18 @@ def csv_table(
         if column is not None and column not in frame.columns:
             raise KeyError(f"{path}: no column {column!r} for {role}; columns: "
                            f"{', '.join(map(str, frame.columns))}")
+    # By default a key or label named like a protected attribute stays what it was given as;
+    # named explicitly it is refused below.
+    candidates = [c for c in frame.columns if protected is not None or c not in (target, id)]
+    excluded = protected_columns(candidates, protected, str(path))
+    roles = [c for c in excluded if c in (target, id)]
+    if roles:
+        raise ValueError(f"{path}: --protected column(s) {roles} are the --target/--id; "
+                         "protected attributes are features left out, not keys or labels")
     labels = _binary(frame[target], positive, f"{path}: column {target!r}")
     keys = (frame[id].astype("str") if id is not None
             else pd.Series([f"ROW-{i + 1}" for i in range(len(frame))], dtype="str"))
-    features = frame.drop(columns=[c for c in (target, id) if c is not None])
+    features = frame.drop(columns=[c for c in (target, id, *excluded) if c is not None])
     clash = [c for c in (ID, TARGET) if c in features.columns]
     if clash:
         raise ValueError(f"{path}: feature columns {clash} clash with the Task's names; "

@@ -83,8 +83,10 @@ TASK = Task(
             "german_credit", "Statlog German credit (UCI): folder with german_credit.csv or "
             "german.data", data.german_credit),
         "csv": Dataset(
-            "csv", "any credit CSV: --target COL [--id COL] [--positive VALUE]",
-            data.csv_table, options=("target", "id", "positive"), conforms=False),
+            "csv", "any credit CSV: --target COL [--id COL] [--positive VALUE] [--protected "
+            "COL,COL: left out of the features; default: columns named like sex, marriage, "
+            "age]", data.csv_table, options=("target", "id", "positive", "protected"),
+            conforms=False),
     },
     profiles={
         "smoke": {

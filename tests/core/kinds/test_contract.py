@@ -184,3 +184,37 @@ def test_protected_problems_name_a_model_that_reads_and_explains_by_a_protected_
     assert protected_problems(opted_in, frame, [reader]) == [
         "candidate 'reader': reasons name protected attributes ['months']; a decision must "
         "never be explained by them (leave them out of features)"]
+
+
+def test_interval_problems_name_a_missing_a_malformed_and_a_misplaced_interval() -> None:
+    from core.intervals import Interval
+    from core.kinds.contract import interval_problems
+    from tests.fakes import candidate
+
+    def at(low: float, high: float, **fields: Any) -> Interval:
+        return replace(Interval(low, high, 0.95, 200, 48, "test rows"), **fields)
+
+    kind = FakeKind()  # primary metric auc
+    good = replace(candidate("good", 0.75), intervals={"auc": at(0.7, 0.8), "ks": at(0.3, 0.4)})
+    assert interval_problems(kind, [good]) == []
+    problems = interval_problems(kind, [
+        candidate("none", 0.75),
+        replace(candidate("elsewhere", 0.75), intervals={"auc": at(0.6, 0.7)}),
+        replace(candidate("reversed", 0.75), intervals={"auc": at(0.8, 0.7)}),
+        replace(candidate("unsaid", 0.75), intervals={"auc": at(0.7, 0.8, over="")}),
+        replace(candidate("stray", 0.75), intervals={"auc": at(0.7, 0.8), "f1": at(0, 1)}),
+        replace(candidate("tuple", 0.75), intervals={"auc": (0.7, 0.8)}),
+    ])
+    assert problems == [
+        "candidate 'none': no interval for the primary metric 'auc': record one in "
+        "Candidate.intervals (core.intervals.bootstrap over the held-out units the metric is "
+        "measured on)",
+        "candidate 'elsewhere': the 'auc' interval [0.6, 0.7] does not hold the point value "
+        "0.75: resample the same held-out units the metric is computed on",
+        "candidate 'reversed': interval 'auc' (0.8, 0.7) must be finite with low <= high",
+        "candidate 'unsaid': interval 'auc' must say its level in (0, 1), resamples, units and "
+        "what they are, got Interval(low=0.7, high=0.8, level=0.95, resamples=200, units=48, "
+        "over='')",
+        "candidate 'stray': interval 'f1' names no metric of the candidate",
+        "candidate 'tuple': interval 'auc' must be a core.intervals.Interval, got tuple",
+    ]
