@@ -21,6 +21,7 @@ if not os.environ.get("CI"):
 from playwright.sync_api import Browser, Page  # noqa: E402
 
 from pipelines.page_bench import (  # noqa: E402
+    OVERVIEW_PATH,
     Server,
     chromium,
     measure_pages,
@@ -168,9 +169,18 @@ def test_a_promotion_shows_on_the_next_load_not_after_a_timer(store: Store, serv
         engine.dispose()
 
 
+def test_a_page_that_does_not_exist_is_a_problem(server: Server, page: Page) -> None:
+    # The overview is the root: its url_path names no page, so Streamlit opens its "Page not
+    # found" dialog there, which the page checks (and the page bench) must count.
+    open_page(page, server.base, "overview")
+    assert any("Page not found" in problem for problem in problems_on(page))
+    open_page(page, server.base, OVERVIEW_PATH)
+    assert problems_on(page) == []
+
+
 def test_the_page_bench_times_paint_before_completion(server: Server, browser: Browser) -> None:
     credit = get_task("finance.credit_scoring").slug
-    timings = measure_pages(browser, server.base, {"Verticals": "overview", "Credit": credit},
+    timings = measure_pages(browser, server.base, {"Verticals": OVERVIEW_PATH, "Credit": credit},
                             PAGE_TIMEOUT_S)
     assert set(timings) == {"overview", credit}
     for timing in timings.values():
@@ -251,7 +261,7 @@ def test_readme_screenshots_are_taken_from_this_run(server: Server, page: Page,
     target.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
     for name, task_name, tab in SCREENSHOTS:
-        open_page(page, server.base, "overview" if task_name == "overview"
+        open_page(page, server.base, OVERVIEW_PATH if task_name == "overview"
                   else get_task(task_name).slug)
         if tab is not None:
             page.get_by_role("tab", name=re.compile(tab)).click()
@@ -260,6 +270,10 @@ def test_readme_screenshots_are_taken_from_this_run(server: Server, page: Page,
             page.locator('[role="tabpanel"]:visible .js-plotly-plot').first.wait_for(
                 timeout=PAGE_TIMEOUT_S * 1000)
         assert problems_on(page) == [], name
+        # Charts load their code lazily: a grey placeholder (stSkeleton) until each is drawn.
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stSkeleton\"]')",
+            timeout=PAGE_TIMEOUT_S * 1000)
         page.screenshot(path=str(target / name), full_page=False)
         shot = (target / name).read_bytes()
         assert shot.startswith(PNG) and len(shot) > 20_000, name  # a page, not a blank frame
