@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -103,3 +104,20 @@ def populate(engine: sa.Engine, task: Task) -> Store:
             {"task": task.name, "run_id": ingest, "source": "sample.csv", "row_number": n,
              "column": "months", "value": "-1", "rule": "in_range(1, 72)"} for n in (4, 9)])
     return Store(task=task, frame=frame, champion_id=champion, other_id=other)
+
+
+def store_with_ingest(path: Path, ingest_params: dict | None) -> str:
+    """A SQLite store at `path` populated with the fake Task, its ingest run's params replaced
+    by `ingest_params` (what marks a sample as synthetic or names a real file)."""
+    from core.store.engine import make_engine, migrate
+    from tests.fakes import make_task
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    migrate(engine)
+    populate(engine, make_task())
+    with engine.begin() as conn:
+        conn.execute(pipeline_runs.update().where(pipeline_runs.c.pipeline == "ingest")
+                     .values(params=json.dumps(ingest_params) if ingest_params else None))
+    engine.dispose()
+    return url

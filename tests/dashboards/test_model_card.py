@@ -13,36 +13,23 @@ from core.store.engine import make_engine, migrate
 from core.store.schema import pipeline_runs
 from dashboards.components.model_card import is_sample_source, training_of
 from dashboards.testing import open_page
-from tests.dashboards.handmade import ROWS, populate
+from tests.dashboards.handmade import ROWS, store_with_ingest
 from tests.fakes import make_task
 
 TIMEOUT = 30
 
 
-def _store(path: Path, ingest_params: dict | None) -> str:
-    """The hand-made store, its ingest run's params replaced by `ingest_params`."""
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    migrate(engine)
-    populate(engine, make_task())
-    with engine.begin() as conn:
-        conn.execute(pipeline_runs.update().where(pipeline_runs.c.pipeline == "ingest")
-                     .values(params=json.dumps(ingest_params) if ingest_params else None))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """As `verticals demo` records it: the sample file, marked synthetic."""
-    return _store(tmp_path_factory.mktemp("card") / "demo.db",
+    return store_with_ingest(tmp_path_factory.mktemp("card") / "demo.db",
                   {"source": "/srv/app/data_samples/test_fake.csv", "synthetic": True})
 
 
 @pytest.fixture(scope="module")
 def real_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Trained on a file that is not the Task's sample."""
-    return _store(tmp_path_factory.mktemp("card") / "real.db",
+    return store_with_ingest(tmp_path_factory.mktemp("card") / "real.db",
                   {"source": "/data/exports/loans-2025.csv"})
 
 
@@ -147,7 +134,7 @@ def interval_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from core.intervals import PARAMS_KEY, Interval
     from core.store.schema import model_versions
 
-    url = _store(tmp_path_factory.mktemp("card") / "intervals.db",
+    url = store_with_ingest(tmp_path_factory.mktemp("card") / "intervals.db",
                  {"source": "/data/exports/loans-2025.csv"})
     recorded = {"auc": Interval(0.7764, 0.8449, 0.95, 200, 300, "test rows").to_dict(),
                 "ks": Interval(0.3512, 0.4731, 0.95, 200, 300, "test rows").to_dict()}

@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from dashboards.testing import OVERVIEW, open_page
-from tests.dashboards.handmade import ROWS, Store
+from tests.dashboards.handmade import ROWS, Store, store_with_ingest
 from tests.dashboards.test_task_page import TIMEOUT, texts
 from tests.fakes import make_task
 
@@ -42,34 +42,15 @@ def test_overview_explains_the_champion(handmade: tuple[str, Store]) -> None:
     assert helps["Drift flags"].endswith("Lower is better.")
 
 
-def test_overview_on_an_empty_store(tmp_path: Path) -> None:
+def test_overview_on_an_emptystore_with_ingest(tmp_path: Path) -> None:
     at = fake_overview(f"sqlite:///{tmp_path / 'x.db'}")
     assert not at.exception, at.exception
     assert any("verticals demo" in i.value for i in at.info)
 
 
 
-def _store(path: Path, ingest_params: dict | None) -> str:
-    """The hand-made store, its ingest run's params set to `ingest_params`."""
-    import json
-
-    from core.store.engine import make_engine, migrate
-    from core.store.schema import pipeline_runs
-    from tests.dashboards.handmade import populate
-
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    migrate(engine)
-    populate(engine, make_task())
-    with engine.begin() as conn:
-        conn.execute(pipeline_runs.update().where(pipeline_runs.c.pipeline == "ingest")
-                     .values(params=json.dumps(ingest_params) if ingest_params else None))
-    engine.dispose()
-    return url
-
-
 def test_overview_marks_a_champion_trained_on_the_synthetic_sample(tmp_path: Path) -> None:
-    demo = _store(tmp_path / "demo.db", {"source": "data_samples/test_fake.csv",
+    demo = store_with_ingest(tmp_path / "demo.db", {"source": "data_samples/test_fake.csv",
                                          "synthetic": True})
     at = fake_overview(demo)
     assert not at.exception, at.exception
@@ -78,6 +59,7 @@ def test_overview_marks_a_champion_trained_on_the_synthetic_sample(tmp_path: Pat
     assert marks == ["**Synthetic data.** Champion v2 was trained on the Task's seeded "
                      "synthetic sample (`verticals demo` / `verticals sample`), not real "
                      "records."]
-    real = fake_overview(_store(tmp_path / "real.db", {"source": "/data/loans-2025.csv"}))
+    real = fake_overview(store_with_ingest(tmp_path / "real.db",
+                                           {"source": "/data/loans-2025.csv"}))
     assert not real.exception, real.exception
     assert not any("Synthetic" in w.value for w in real.warning)
