@@ -12,6 +12,14 @@ import pandas as pd
 from core.forecast.metrics import MEDIAN, QUANTILES, diebold_mariano, horizon_metrics
 from core.forecast.panel import Panel
 from core.forecast.risk import risk_metrics
+from core.intervals import (
+    Interval,
+    block_length,
+    bootstrap,
+    error_intervals,
+    ratio_statistic,
+    unit_sums,
+)
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,7 @@ def evaluate(panel: Panel, result: Backtest, horizon: int, *, offset: np.ndarray
     out: dict[str, dict[str, float]] = {name: {} for name in result.forecasts}
     series_scale = np.array([scale.get(k, np.nan) for k in panel.series[rows]])
     for h in range(1, horizon + 1):
-        actual = panel.future_change(rows, h)
-        ok = np.isfinite(actual) & np.isfinite(series_scale)
-        for q in result.forecasts.values():
-            ok &= np.isfinite(q[:, h - 1]).all(axis=1)
+        actual, ok = scored(panel, result, h, series_scale)
         if ok.sum() < 2:
             continue
         y = actual[ok] + offset[ok]
@@ -111,4 +116,48 @@ def evaluate(panel: Panel, result: Backtest, horizon: int, *, offset: np.ndarray
                 values |= risk_metrics(actual[ok], q[ok, h - 1], QUANTILES, h, step=h)
             values[f"origins@{h}"] = float(ok.sum())
             out[name] |= values
+    return out
+
+
+def scored(panel: Panel, result: Backtest, h: int, series_scale: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(the change h steps after each backtest origin, the origins scored at h): every model
+    forecast them, the outcome is known and the series has a naive scale. `evaluate` scores
+    these rows and `metric_intervals` resamples them."""
+    actual = panel.future_change(result.rows, h)
+    ok = np.isfinite(actual) & np.isfinite(series_scale)
+    for q in result.forecasts.values():
+        ok &= np.isfinite(q[:, h - 1]).all(axis=1)
+    return actual, ok
+
+
+def metric_intervals(panel: Panel, result: Backtest, horizon: int, scale: dict[str, float]
+                     ) -> dict[str, dict[str, Interval]]:
+    """Per model, bootstrap intervals (core.intervals) on the origins `evaluate` scores:
+    mae_ratio@1, mae@1, rmse@1 and coverage80@1 resampling whole origin dates (the series
+    forecast from one date share its day: a market move, a storm), and mae_ratio@H resampling
+    blocks of H consecutive dates (forecasts from nearer origins span the same days; shorter
+    blocks when the backtest has few dates, core.intervals.block_length)."""
+    out: dict[str, dict[str, Interval]] = {name: {} for name in result.forecasts}
+    series_scale = np.array([scale.get(k, np.nan) for k in panel.series[result.rows]])
+    lo, hi = QUANTILES.index(0.1), QUANTILES.index(0.9)
+    for h in sorted({1, horizon}):
+        actual, ok = scored(panel, result, h, series_scale)
+        if ok.sum() < 2:  # evaluate reports no metric at this horizon either
+            continue
+        y, dates = actual[ok], panel.time[result.rows[ok]]
+        days, day = np.unique(dates, return_inverse=True)
+        size = block_length(len(days), h)
+        owners = day // size
+        over = "origin dates" if size == 1 else f"blocks of {size} origin dates"
+        for name, q in result.forecasts.items():
+            qh = q[ok, h - 1]
+            error = qh[:, MEDIAN] - y  # the random walk's error is the change itself
+            n, (model, naive) = unit_sums(owners, np.abs(error), np.abs(y))
+            out[name] |= bootstrap({f"mae_ratio@{h}": ratio_statistic(model, naive)}, n,
+                                   over=over)
+            if h == 1:
+                out[name] |= error_intervals(
+                    error, owners, over=over, covered=(qh[:, lo] <= y) & (y <= qh[:, hi]),
+                    names={"mae": "mae@1", "rmse": "rmse@1", "coverage": "coverage80@1"})
     return out

@@ -14,14 +14,6 @@ import pandas as pd
 from core.forecast import backtest
 from core.forecast.metrics import MEDIAN, QUANTILES
 from core.forecast.panel import Panel, build_panel
-from core.intervals import (
-    Interval,
-    block_length,
-    bootstrap,
-    error_intervals,
-    ratio_statistic,
-    unit_sums,
-)
 from core.kinds import slice_forecasting
 from core.kinds.base import (
     PRIMARY_OUTPUT,
@@ -254,41 +246,6 @@ class Forecasting:
                                  scale=backtest.naive_scale(panel, first),
                                  risk=self._risk)
 
-    def _intervals(self, panel: Panel, result: backtest.Backtest, first: pd.Timestamp
-                   ) -> dict[str, dict[str, Interval]]:
-        """Per candidate, on the origins `_evaluate` scores at each horizon: mae_ratio@1, mae@1,
-        rmse@1 and coverage80@1 resampling whole origin dates (the series forecast from one
-        date share its day: a market move, a storm), and mae_ratio@H resampling blocks of H
-        consecutive dates (forecasts from nearer origins span the same days; shorter blocks
-        when the backtest has few dates, core.intervals.block_length)."""
-        out: dict[str, dict[str, Interval]] = {name: {} for name in result.forecasts}
-        scale = backtest.naive_scale(panel, first)
-        series_scale = np.array([scale.get(k, np.nan) for k in panel.series[result.rows]])
-        lo, hi = QUANTILES.index(0.1), QUANTILES.index(0.9)
-        for h in sorted({1, self.horizon}):
-            actual = panel.future_change(result.rows, h)
-            ok = np.isfinite(actual) & np.isfinite(series_scale)
-            for q in result.forecasts.values():
-                ok &= np.isfinite(q[:, h - 1]).all(axis=1)
-            if ok.sum() < 2:  # _evaluate reports no metric at this horizon either
-                continue
-            y, dates = actual[ok], panel.time[result.rows[ok]]
-            days, day = np.unique(dates, return_inverse=True)
-            size = block_length(len(days), h)
-            owners = day // size
-            over = "origin dates" if size == 1 else f"blocks of {size} origin dates"
-            for name, q in result.forecasts.items():
-                qh = q[ok, h - 1]
-                error = qh[:, MEDIAN] - y  # the random walk's error is the change itself
-                n, (model, naive) = unit_sums(owners, np.abs(error), np.abs(y))
-                out[name] |= bootstrap({f"mae_ratio@{h}": ratio_statistic(model, naive)}, n,
-                                       over=over)
-                if h == 1:
-                    out[name] |= error_intervals(
-                        error, owners, over=over, covered=(qh[:, lo] <= y) & (y <= qh[:, hi]),
-                        names={"mae": "mae@1", "rmse": "rmse@1", "coverage": "coverage80@1"})
-        return out
-
     def _trace(self, panel: Panel, result: backtest.Backtest, name: str) -> dict[str, list[Any]]:
         """One-step backtest rows for the dashboard: error over time and VaR exceedances."""
         from core.forecast.risk import value_at_risk
@@ -324,7 +281,8 @@ class Forecasting:
         result = backtest.run(panel, self._factories(task, profile, seed, models), windows,
                               self.horizon)
         metrics = self._evaluate(panel, result, windows[0].first)
-        intervals = self._intervals(panel, result, windows[0].first)
+        intervals = backtest.metric_intervals(panel, result, self.horizon,
+                                              backtest.naive_scale(panel, windows[0].first))
         reference = reference_profile(panel.frame, list(self.covariates)) if self.covariates else {}
         candidates = []
         for name, model in result.fitted.items():
