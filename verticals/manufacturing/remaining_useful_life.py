@@ -14,8 +14,21 @@ LEAD_TIME = 15  # cycles needed to plan a shop visit
 # unit's normalised readings. Chosen on FD001's held-out units, never its test units
 # (validation RMSE of the GRU / window LightGBM: 11.5 / 11.9 at 0.1, 11.8 / 12.9 at 0.2,
 # 12.2 / 13.2 at 0.3, 12.7 / 13.3 unsmoothed); a property of the sensors' noise rather than of
-# the subset, and at 0.1 the last ~10 cycles carry most of the weight.
+# the subset, and at 0.1 the last ~10 cycles carry most of the weight. Confirmed on held-out
+# units cut as the test units are (below): CNN 14.8 smoothed, 16.0 unsmoothed.
 SMOOTHING = 0.1
+# Windows of 50 cycles with each row's age (its cycle, `SequenceRegression.age`): chosen on
+# FD001's held-out units cut as its test units are (a full 30-cycle window, RUL <= 150, scored
+# uncapped; mean over three seeded splits), RMSE at 30 cycles / 50 / 30 with age / 50 with
+# age: window LightGBM 14.4 / 14.1 / 14.1 / 13.2, GRU 15.1 / 15.0 / - / 14.1, CNN 14.8 /
+# 14.4 / 14.9 / 14.3, Transformer 14.4 / - / - / 12.8; their inverse-MSE ensemble 14.1 at 30
+# cycles, 12.7 at 50 with age. A unit shorter than the window (FD001's test units start at
+# 31 cycles) is front-padded, as the held-out cuts are: those need 30 cycles behind them
+# (MIN_HISTORY, the window the choice was made at), not 50, or the short test histories would
+# go unjudged.
+# 30 cuts per held-out unit (600 on FD001) steady the ensemble weights and the interval scale
+# at no fitting cost.
+WINDOW, MIN_HISTORY = 50, 30
 # An in-service failure (unplanned removal, secondary damage) against an early overhaul, in EUR.
 COST_FAILURE, COST_OVERHAUL = 1_000_000.0, 150_000.0
 
@@ -37,8 +50,8 @@ TASK = Task(
                 "fails within the planning lead time and the cycle to plan its overhaul at.",
     kind=SequenceRegression(
         unit=data.UNIT, step=data.CYCLE, label=data.FAILURE, sensors=data.SENSORS,
-        condition=data.CONDITION, rul_cap=125, window=30, smoothing=SMOOTHING,
-        lead_time=LEAD_TIME,
+        condition=data.CONDITION, rul_cap=125, window=WINDOW, smoothing=SMOOTHING, age=True,
+        cuts=30, min_history=MIN_HISTORY, lead_time=LEAD_TIME,
         failure_cost=COST_FAILURE, overhaul_cost=COST_OVERHAUL,
         decisions=("run", "plan overhaul")),
     schema=SCHEMA,
@@ -58,7 +71,11 @@ TASK = Task(
                   "sequence_transformer": {"epochs": 2, "d_model": 8, "heads": 2,
                                            "feedforward": 16}},
         "quick": {"window_lightgbm": {"n_estimators": 300}},
-        "full": {"window_lightgbm": {"n_estimators": 1500, "learning_rate": 0.02}},
+        # Two encoder layers: 12.6 held-out RMSE against one layer's 12.8 (50-cycle windows
+        # with age, three splits), for twice its minute a fit; one layer for 25 epochs instead
+        # of 15 gave 12.7.
+        "full": {"window_lightgbm": {"n_estimators": 1500, "learning_rate": 0.02},
+                 "sequence_transformer": {"layers": 2}},
     },
     sample_rows=3000,
     page="verticals.manufacturing.rul_page:page",

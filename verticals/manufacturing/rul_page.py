@@ -373,8 +373,9 @@ def candidate_section(ctx: PageContext) -> None:
     kind = sequence_kind(ctx)
     st.caption(
         f"Each version's figures on its held-out units (whole units kept out of the fit, cut "
-        f"at {kind.cuts} random cycles each, as test units are), against the RUL capped at "
-        f"{kind.rul_cap} cycles. RMSE and MAE in cycles; PHM08 sums over those units exp(d/10)"
+        f"at {kind.cuts} random cycles each where a test unit could stop: a true RUL of at "
+        f"most {kind.cut_horizon} cycles), against the true, uncapped RUL (the model learns it "
+        f"capped at {kind.rul_cap}). RMSE and MAE in cycles; PHM08 sums over those units exp(d/10)"
         " - 1 for late and exp(-d/13) - 1 for early predictions (d = predicted - true), so "
         "lateness costs more; lower is better for all three. 80% coverage: share of true RUL "
         "inside the interval.")

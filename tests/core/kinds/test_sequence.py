@@ -26,10 +26,10 @@ from core.kinds.sequence_windows import (
     conformal_scale,
     ensemble_quantiles,
     failure_cdf,
-    inverse_mse_weights,
     maintenance_plan,
     phm08,
     smoothed,
+    stacked_weights,
     unit_windows,
 )
 from core.models.formats import BUILTIN, lazy_factory
@@ -156,6 +156,46 @@ def test_a_unit_shorter_than_the_window_is_padded_and_noted() -> None:
     note = json.loads(ledger.loc["short", "payload"])["note"]
     assert note == "too short: 3 of 5 steps; the window is padded with the first row"
     assert "note" not in json.loads(ledger.loc["long", "payload"])
+
+
+def test_validation_cuts_fall_where_test_units_stop_and_score_the_true_rul() -> None:
+    """A cut has a full window behind it and a true RUL within the horizon (1.2 x rul_cap by
+    default: 24 here), as a truncated test unit; it is scored against the uncapped RUL."""
+    steps = np.arange(1, 41, dtype=float)  # a unit failing at step 40
+    np.testing.assert_array_equal(KIND.cut_steps(steps, 40.0), np.arange(15, 40))
+    assert KIND.cut_horizon == 24 and replace(KIND, horizon=30).cut_horizon == 30
+    np.testing.assert_array_equal(replace(KIND, horizon=30).cut_steps(steps, 40.0),
+                                  np.arange(9, 40))
+    # Shorter than the window: its last row; no row within the horizon: its full windows.
+    np.testing.assert_array_equal(KIND.cut_steps(np.arange(1.0, 4.0), 3.0), [2])
+    np.testing.assert_array_equal(KIND.cut_steps(np.arange(1.0, 8.0), 100.0), [4, 5, 6])
+    np.testing.assert_array_equal(replace(KIND, min_history=2).cut_steps(steps, 40.0),
+                                  np.arange(15, 40))  # the horizon binds first here
+    np.testing.assert_array_equal(replace(KIND, min_history=2).cut_steps(np.arange(1.0, 8.0),
+                                                                         7.0), np.arange(1, 7))
+    with pytest.raises(ValueError, match="horizon must be None or a positive"):
+        replace(KIND, horizon=0)
+    with pytest.raises(ValueError, match="min_history must be None or a positive"):
+        replace(KIND, min_history=0)
+    frame = units(LIVES)
+    rows = KIND.ordered(frame)
+    values = rows[["a", "b"]].to_numpy(dtype=np.float32)
+    many = replace(KIND, cuts=40)
+    _, rul, owners = many._windows(rows, values, ["u09"], "cuts", np.random.default_rng(0))
+    assert len(rul) == 40 and set(owners) == {"u09"}
+    assert rul.max() <= 24 and rul.max() > KIND.rul_cap  # uncapped: above the cap of 20
+    assert (LIVES["u09"] - rul >= KIND.window).all()  # a full window observed
+
+
+def test_age_is_the_step_over_the_cap_appended_unsmoothed() -> None:
+    frame = units({"u1": 6, "u2": 4})
+    rows = KIND.ordered(frame)
+    normaliser = Normaliser().fit(rows, ["a", "b"], None)
+    plain = replace(KIND, smoothing=0.5).values(rows, normaliser)
+    aged = replace(KIND, smoothing=0.5, age=True).values(rows, normaliser)
+    assert aged.shape == (10, 3) and aged.dtype == np.float32
+    np.testing.assert_array_equal(aged[:, :2], plain)  # the sensors as they were
+    np.testing.assert_allclose(aged[:, 2], np.r_[np.arange(1, 7), np.arange(1, 5)] / 20)
 
 
 def test_phm08_by_hand() -> None:
@@ -411,12 +451,10 @@ def test_a_smoothed_kind_scores_from_smoothed_windows() -> None:
     assert raw["score"].iloc[0] == 10.0
 
 
-def test_the_ensemble_weighs_members_by_their_held_out_error() -> None:
-    y = np.array([10.0, 20.0])
-    good = np.array([[8.0, 11.0, 14.0], [18.0, 21.0, 24.0]])  # off by 1: mse 1
-    bad = np.array([[10.0, 12.0, 14.0], [20.0, 22.0, 24.0]])  # off by 2: mse 4
-    weights = inverse_mse_weights([good, bad], y)
-    assert weights == pytest.approx([0.8, 0.2])
+def test_the_ensemble_pools_its_members_by_their_weights() -> None:
+    good = np.array([[8.0, 11.0, 14.0], [18.0, 21.0, 24.0]])
+    bad = np.array([[10.0, 12.0, 14.0], [20.0, 22.0, 24.0]])
+    weights = [0.8, 0.2]
     q = ensemble_quantiles([good, bad], weights)
     # median 0.8*11 + 0.2*12 = 11.2; spread sqrt(.8*.04 + .2*.64) = 0.4
     np.testing.assert_allclose(q[0], [0.8 * 8 + 0.2 * 10 - 0.4, 11.2, 14 + 0.4])
@@ -424,6 +462,20 @@ def test_the_ensemble_weighs_members_by_their_held_out_error() -> None:
         [good, bad], [1.0, 1.0]))
     with pytest.raises(ValueError, match="must be 2 non-negative numbers"):
         ensemble_quantiles([good, bad], [1.0, -1.0])
+
+
+def test_stacking_weighs_members_by_what_they_add() -> None:
+    y = np.array([10.0, 20.0, 30.0, 40.0])
+    low = np.column_stack([y - 6, y - 2, y + 2])  # 2 too low everywhere
+    high = np.column_stack([y - 2, y + 2, y + 6])  # 2 too high everywhere
+    # Each alone errs by 2 (1 / MSE: equal weights too); stacked, their average is exact.
+    assert stacked_weights([low, high], y) == pytest.approx([0.5, 0.5], abs=1e-6)
+    twin = low.copy()
+    weights = stacked_weights([low, twin, high], y)
+    assert sum(weights) == pytest.approx(1.0) and weights[2] == pytest.approx(0.5, abs=1e-6)
+    useless = np.column_stack([-y - 1, -y, -y + 1])  # anti-correlated: never helps
+    assert stacked_weights([low, useless], y)[1] == pytest.approx(0.0)
+    assert stacked_weights([useless], y) == [1.0]  # every weight 0: equal weights
 
 
 def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -> None:

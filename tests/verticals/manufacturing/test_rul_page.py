@@ -150,7 +150,7 @@ def test_the_fleet_is_ranked_by_risk_and_shows_the_ledger(store: str,
     assert (shown.loc[shown[P_FAIL] > budget, "decision"] == "plan overhaul").all()
     assert set(shown["decision"]) == {"run", "plan overhaul"}
     # The 13-cycle unit is shorter than the window: the predictor's note is shown.
-    assert shown.loc["unit-018", "note"].startswith("too short: 13 of 30")
+    assert shown.loc["unit-018", "note"].startswith(f"too short: 13 of {TASK.kind.window}")
 
     dots = chart(at, "rul-fleet-chart")["data"][0]
     assert values(dots["y"]) == fleet["unit"].tolist()[::-1]  # riskiest at the top
