@@ -410,10 +410,14 @@ def predictions_for(engine: Engine, task: str, entity_key: str, limit: int = 50,
                     output: str | None = PRIMARY_OUTPUT) -> pd.DataFrame:
     """The ledger rows of one entity (all versions, times, steps and horizons) of `output`
     (None: of every output), newest first."""
+    # Naming the Task's versions lets both dialects walk the ledger's unique index (task,
+    # version, entity, ...) once per version: without it, a lookup of one entity read every
+    # row of the Task (4 s at 1M rows on SQLite), now about a millisecond.
+    versions_of = sa.select(model_versions.c.id).where(model_versions.c.task == task)
     query = (
         sa.select(predictions.c.model_version_id, *_PREDICTION_COLUMNS)
-        .where(predictions.c.task == task, predictions.c.entity_key == entity_key,
-               *_of_output(output))
+        .where(predictions.c.task == task, predictions.c.model_version_id.in_(versions_of),
+               predictions.c.entity_key == entity_key, *_of_output(output))
         .order_by(predictions.c.id.desc()).limit(limit)
     )
     with engine.connect() as conn:

@@ -97,9 +97,10 @@ def stored_score(ctx: PageContext, key: Any) -> dict[str, Any] | None:
     """What `score_applicant` gives for the stored application, as `score` wrote it to the
     ledger with the champion; None when the champion has not scored this applicant yet.
     Read first, so the page shows a stored applicant without loading the model."""
-    rows = ctx.query("predictions_for", str(key))
-    mine = rows[rows["model_version_id"] == ctx.champion.id]
-    return None if mine.empty else _scored(mine.iloc[0])
+    # The champion's own rows of this applicant: an index lookup (version, entity), not a
+    # search of every version's ledger.
+    rows = ctx.query("step_predictions", ctx.champion.id, str(key), limit=1)
+    return None if rows.empty else _scored(rows.iloc[-1])
 
 
 def _scored(first: pd.Series) -> dict[str, Any]:
