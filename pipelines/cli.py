@@ -238,14 +238,21 @@ def _leaderboard(task: Task, result: TrainResult) -> Table:
     primary = task.kind.primary_metric
     shown = [primary, *[m for m in LEADERBOARD_METRICS if m != primary]]
     metrics = [m for m in shown if any(m in v.metrics for v in versions)]
-    board = _table("version", "model", *metrics, "champion",
+    # The primary metric's bootstrap interval (core.intervals) right after it: how far apart
+    # two versions' figures must be before the ranking means anything.
+    level = next((i.level for v in versions for n, i in v.intervals.items()
+                  if n == primary and metrics[:1] == [primary]), None)
+    spread = [] if level is None else [f"{primary} {level:.0%} CI"]
+    board = _table("version", "model", *metrics[:1], *spread, *metrics[1:], "champion",
                    title=f"leaderboard {task.name} ({result.rows} rows)")
     ranked = sorted(versions, key=lambda v: v.primary_value if v.primary_value is not None
                     else float("-inf"), reverse=task.kind.higher_is_better)
     for version in ranked:
-        board.add_row(str(version.version), version.model,
-                      *[f"{version.metrics[m]:.3f}" if m in version.metrics else ""
-                        for m in metrics],
+        values = [f"{version.metrics[m]:.3f}" if m in version.metrics else "" for m in metrics]
+        interval = version.intervals.get(primary)
+        ci = [f"{interval.low:.3f}-{interval.high:.3f}" if interval is not None else ""
+              for _ in spread]
+        board.add_row(str(version.version), version.model, *values[:1], *ci, *values[1:],
                       "*" if version.id == champion.id else "")
     return board
 

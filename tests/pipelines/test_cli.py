@@ -52,15 +52,21 @@ def test_pipeline_commands(home: Path, tmp_path: Path) -> None:
     code, out, _ = invoke("train", TASK.name, "--profile", "smoke", "--model", "scorecard",
                           "--model", "lightgbm")
     assert code == 0 and "leaderboard" in out and "lightgbm" in out
+    # Each version's AUC with its bootstrap interval, as the registry recorded it.
+    from core import registry
+    from core.store.engine import make_engine
+
+    engine = make_engine()
+    for version in registry.versions(engine, TASK.name):
+        interval = version.intervals["auc"]
+        assert f"{interval.low:.3f}-{interval.high:.3f}" in out.replace("\n", "")
+    engine.dispose()
 
     code, out, _ = invoke("models", TASK.name)
     assert code == 0 and "scorecard" in out and "lightgbm" in out
 
     code, out, _ = invoke("promote", TASK.name, "2")
     assert code == 0 and "version 2" in out
-    from core import registry
-    from core.store.engine import make_engine
-
     engine = make_engine()
     assert registry.champion(engine, TASK.name).version == 2
 
