@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -19,7 +20,10 @@ def _start_and_stop() -> None:
         async with server.imported(server.app):
             pass
 
-    asyncio.run(run())
+    # On a thread of its own: the browser tests' Playwright may leave an event loop running
+    # on this one (xdist puts them in the same worker), and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def test_serves_the_router_and_is_what_the_demo_runs() -> None:
