@@ -240,9 +240,9 @@ def _leaderboard(task: Task, result: TrainResult) -> Table:
     metrics = [m for m in shown if any(m in v.metrics for v in versions)]
     # The primary metric's bootstrap interval (core.intervals) right after it: how far apart
     # two versions' figures must be before the ranking means anything.
-    level = next((i.level for v in versions for n, i in v.intervals.items()
-                  if n == primary and metrics[:1] == [primary]), None)
-    spread = [] if level is None else [f"{primary} {level:.0%} CI"]
+    recorded = [v.intervals[primary] for v in versions if primary in v.intervals]
+    spread = [f"{primary} {recorded[0].level:.0%} CI"] if recorded and metrics[:1] == [
+        primary] else []
     board = _table("version", "model", *metrics[:1], *spread, *metrics[1:], "champion",
                    title=f"leaderboard {task.name} ({result.rows} rows)")
     ranked = sorted(versions, key=lambda v: v.primary_value if v.primary_value is not None

@@ -238,12 +238,13 @@ class Forecasting:
 
         return {name: make(name) for name in names}
 
-    def _evaluate(self, panel: Panel, result: backtest.Backtest, first: pd.Timestamp
+    def _evaluate(self, panel: Panel, result: backtest.Backtest, scale: dict[str, float]
                   ) -> dict[str, dict[str, float]]:
+        """backtest.evaluate with this Kind's offset (levels or returns); `scale` is
+        backtest.naive_scale before the first window."""
         offset = (np.zeros(len(result.rows)) if self.transform == "log_return"
                   else panel.level[result.rows])
-        return backtest.evaluate(panel, result, self.horizon, offset=offset,
-                                 scale=backtest.naive_scale(panel, first),
+        return backtest.evaluate(panel, result, self.horizon, offset=offset, scale=scale,
                                  risk=self._risk)
 
     def _trace(self, panel: Panel, result: backtest.Backtest, name: str) -> dict[str, list[Any]]:
@@ -280,9 +281,9 @@ class Forecasting:
         windows = backtest.walk_forward(panel.time, test_size=test_size, refit_every=refit)
         result = backtest.run(panel, self._factories(task, profile, seed, models), windows,
                               self.horizon)
-        metrics = self._evaluate(panel, result, windows[0].first)
-        intervals = backtest.metric_intervals(panel, result, self.horizon,
-                                              backtest.naive_scale(panel, windows[0].first))
+        scale = backtest.naive_scale(panel, windows[0].first)
+        metrics = self._evaluate(panel, result, scale)
+        intervals = backtest.metric_intervals(panel, result, self.horizon, scale)
         reference = reference_profile(panel.frame, list(self.covariates)) if self.covariates else {}
         candidates = []
         for name, model in result.fitted.items():
@@ -317,7 +318,7 @@ class Forecasting:
                                         refit_every=self.bench_refit)
         result = backtest.run(panel, self._factories(task, profile, seed, None), windows,
                               self.horizon)
-        metrics = self._evaluate(panel, result, windows[0].first)
+        metrics = self._evaluate(panel, result, backtest.naive_scale(panel, windows[0].first))
         ranked = sorted(metrics, key=lambda n: metrics[n].get(self.primary_metric, np.inf))
         best = ranked[0]
         protocol = (
