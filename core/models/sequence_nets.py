@@ -1,15 +1,17 @@
 """Deep remaining-useful-life models on sensor windows: 1D-CNN, GRU, Transformer encoder.
 
-Each wraps one nn.Module from core/models/nets/ behind the SequenceModel protocol
+Each wraps one nn.Module from core/models/nets/ (with `ensemble`, that many started from
+successive seeds, their quantiles averaged) behind the SequenceModel protocol
 (core.models.sequence): fit on normalised windows (n, W, F) and a capped RUL target, predict
 ordered q0.1/q0.5/q0.9. Training is core.models.training.fit_module with `loss`: by default
 "mse_pinball" (squared error on the median column, which then estimates the mean, as RMSE
 rewards; pinball on the 0.1 and 0.9 quantiles), or "pinball" on all three. After a fit,
 `refit_params` gives the epoch count early stopping kept, for the Kind's refit on all units.
-The artifact is the weights as safetensors plus one JSON of the hyperparameters and fitted
-shapes. Defaults are the "full" profile, chosen on C-MAPSS FD001 (W=30, 14 sensors): small
-nets, a one-cycle learning rate so that tens of epochs suffice, well under a minute a fit on
-two CPU cores; FAST_PARAMS is the tiny profile for tests and demos.
+The artifact is every net's weights in one safetensors file plus one JSON of the
+hyperparameters and fitted shapes. Defaults are the "full" profile, chosen on C-MAPSS FD001
+(W=30, 14 sensors): small nets, a one-cycle learning rate so that tens of epochs suffice,
+well under a minute a fit on two CPU cores; FAST_PARAMS is the tiny profile for tests and
+demos.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class _SequenceNet(Hyperparameters):
     patience: int
     schedule: str
     loss: str
+    ensemble: int  # nets from seeds seed, seed + 1, ...; their quantiles averaged
 
     def _build(self, n_features: int, window: int) -> nn.Module:
         raise NotImplementedError
@@ -100,27 +103,34 @@ class _SequenceNet(Hyperparameters):
                              f"training windows {windows.shape[1:]}: build both alike")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is not one of {sorted(LOSSES)}")
+        if int(self.ensemble) < 1:
+            raise ValueError(f"ensemble={self.ensemble!r}: train at least 1 net")
         target = np.asarray(target, dtype=np.float32)
         # The net learns RUL / scale (about 0..1): tanh/softplus layers and the default
         # learning rates suit unit-sized targets, not 0..125 cycles.
         self.scale_ = float(max(np.abs(target).max(), 1.0))
         self.window_, self.n_features_ = int(windows.shape[1]), int(windows.shape[2])
-        torch.manual_seed(self.seed)
-        self.net_ = self._build(self.n_features_, self.window_)
-        fit_module(
-            self.net_, LOSSES[self.loss],
-            (torch.from_numpy(windows), torch.from_numpy(target / self.scale_)),
-            (torch.from_numpy(valid_windows),
-             torch.from_numpy(np.asarray(valid[1], dtype=np.float32) / self.scale_)),
-            max_epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, weight_decay=self.weight_decay,
-            patience=self.patience, seed=self.seed, schedule=self.schedule,
-        )
-        self.epochs_ = int(self.net_.epochs_)
-        # fit_module stops `patience` epochs after the best one (and keeps its weights); a
-        # run that never stopped early may have peaked anywhere, its budget is all epochs.
-        stopped = self.epochs_ < self.epochs
-        self.best_epochs_ = max(self.epochs_ - self.patience, 1) if stopped else self.epochs
+        train = (torch.from_numpy(windows), torch.from_numpy(target / self.scale_))
+        held = (torch.from_numpy(valid_windows),
+                torch.from_numpy(np.asarray(valid[1], dtype=np.float32) / self.scale_))
+        # A seed ensemble: nets started differently err differently, and the mean of a few
+        # is steadier than any one of them (their quantiles averaged, as ImageCNN's
+        # probabilities are).
+        self.nets_, self.epochs_, best = [], [], []
+        for member in range(int(self.ensemble)):
+            torch.manual_seed(self.seed + member)
+            net = self._build(self.n_features_, self.window_)
+            fit_module(net, LOSSES[self.loss], train, held, max_epochs=self.epochs,
+                       batch_size=self.batch_size, learning_rate=self.learning_rate,
+                       weight_decay=self.weight_decay, patience=self.patience,
+                       seed=self.seed + member, schedule=self.schedule)
+            ran = int(net.epochs_)
+            # fit_module stops `patience` epochs after the best one (and keeps its weights);
+            # a run that never stopped early may have peaked anywhere: its budget is all.
+            best.append(max(ran - self.patience, 1) if ran < self.epochs else self.epochs)
+            self.nets_.append(net)
+            self.epochs_.append(ran)
+        self.best_epochs_ = int(round(float(np.mean(best))))
         return self
 
     def refit_params(self) -> dict[str, Any]:
@@ -134,22 +144,25 @@ class _SequenceNet(Hyperparameters):
         if windows.shape[1:] != (self.window_, self.n_features_):
             raise ValueError(f"scoring windows have shape {windows.shape[1:]}, the model was "
                              f"fitted on {(self.window_, self.n_features_)}")
-        out = np.empty((len(windows), len(QUANTILES)))
-        self.net_.eval()
+        out = np.zeros((len(windows), len(QUANTILES)))
         with torch.no_grad():
-            for start in range(0, len(windows), CHUNK):
-                chunk = torch.from_numpy(windows[start:start + CHUNK])
-                out[start:start + len(chunk)] = self.net_(chunk).numpy()
-        # Ordered by the head already; sort anyway so float ties can never invert.
-        return np.sort(out * self.scale_, axis=1)
+            for net in self.nets_:
+                net.eval()
+                for start in range(0, len(windows), CHUNK):
+                    chunk = torch.from_numpy(windows[start:start + CHUNK])
+                    out[start:start + len(chunk)] += net(chunk).numpy()
+        # Each head is ordered, so is their mean; sort anyway so float ties can never invert.
+        return np.sort(out * (self.scale_ / len(self.nets_)), axis=1)
 
     def save(self, directory: Path) -> None:
         from safetensors.torch import save_file
 
-        state = {k: v.contiguous() for k, v in self.net_.state_dict().items()}
+        state = {f"m{i}.{k}": v.contiguous() for i, net in enumerate(self.nets_)
+                 for k, v in net.state_dict().items()}
         save_file(state, str(Path(directory, WEIGHTS_FILE)))
         config = {"params": self.get_params(), "scale": self.scale_,
-                  "window": self.window_, "n_features": self.n_features_}
+                  "window": self.window_, "n_features": self.n_features_,
+                  "members": len(self.nets_)}
         Path(directory, CONFIG_FILE).write_text(json.dumps(config, indent=1))
 
     @classmethod
@@ -160,9 +173,16 @@ class _SequenceNet(Hyperparameters):
         model = cls(**config["params"])
         model.scale_ = float(config["scale"])
         model.window_, model.n_features_ = int(config["window"]), int(config["n_features"])
-        model.net_ = model._build(model.n_features_, model.window_)
-        model.net_.load_state_dict(load_file(str(Path(directory, WEIGHTS_FILE))))
-        model.net_.eval()
+        state = load_file(str(Path(directory, WEIGHTS_FILE)))
+        if "members" not in config:  # saved before seed ensembles: one net, keys unprefixed
+            state, config["members"] = {f"m0.{k}": v for k, v in state.items()}, 1
+        model.nets_ = []
+        for i in range(int(config["members"])):
+            net = model._build(model.n_features_, model.window_)
+            prefix = f"m{i}."
+            net.load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                                 if k.startswith(prefix)})
+            model.nets_.append(net.eval())
         return model
 
     def _sizes(self) -> dict[str, Any]:
@@ -179,7 +199,8 @@ class SequenceCNN(_SequenceNet):
         self, *, channels: int = 10, kernel: int = 9, layers: int = 4, dense: int = 100,
         dropout: float = 0.5, epochs: int = 30, batch_size: int = 512,
         learning_rate: float = 5e-3, weight_decay: float = 0.0, patience: int = 30,
-        schedule: str = "one_cycle", loss: str = "mse_pinball", seed: int = 0,
+        schedule: str = "one_cycle", loss: str = "mse_pinball", ensemble: int = 1,
+        seed: int = 0,
     ) -> None:
         self.channels = channels
         self.kernel = kernel
@@ -193,6 +214,7 @@ class SequenceCNN(_SequenceNet):
         self.patience = patience
         self.schedule = schedule
         self.loss = loss
+        self.ensemble = ensemble
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:
@@ -209,7 +231,8 @@ class SequenceGRU(_SequenceNet):
         self, *, hidden: int = 32, layers: int = 1, dense: int = 32, dropout: float = 0.1,
         epochs: int = 20, batch_size: int = 512, learning_rate: float = 5e-3,
         weight_decay: float = 0.0, patience: int = 20, schedule: str = "one_cycle",
-        loss: str = "mse_pinball", seed: int = 0,
+        loss: str = "mse_pinball", ensemble: int = 1,
+        seed: int = 0,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -222,6 +245,7 @@ class SequenceGRU(_SequenceNet):
         self.patience = patience
         self.schedule = schedule
         self.loss = loss
+        self.ensemble = ensemble
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:
@@ -238,7 +262,8 @@ class SequenceTransformer(_SequenceNet):
         self, *, d_model: int = 32, heads: int = 4, layers: int = 1, feedforward: int = 64,
         dropout: float = 0.1, epochs: int = 15, batch_size: int = 512,
         learning_rate: float = 3e-3, weight_decay: float = 1e-4, patience: int = 15,
-        schedule: str = "one_cycle", loss: str = "mse_pinball", seed: int = 0,
+        schedule: str = "one_cycle", loss: str = "mse_pinball", ensemble: int = 1,
+        seed: int = 0,
     ) -> None:
         self.d_model = d_model
         self.heads = heads
@@ -252,6 +277,7 @@ class SequenceTransformer(_SequenceNet):
         self.patience = patience
         self.schedule = schedule
         self.loss = loss
+        self.ensemble = ensemble
         self.seed = seed
 
     def _build(self, n_features: int, window: int) -> nn.Module:

@@ -116,11 +116,55 @@ def test_the_refit_budget_is_the_epoch_early_stopping_kept(data) -> None:
     params = {**FAST_PARAMS[SequenceGRU.format], "epochs": 60, "patience": 3,
               "schedule": "constant", "learning_rate": 3e-2, "loss": "mse_pinball"}
     stopped = SequenceGRU(**params).fit(X, y, (X_valid, y_valid))
-    assert stopped.epochs_ < 60 and stopped.best_epochs_ == stopped.epochs_ - 3
+    (ran,) = stopped.epochs_
+    assert ran < 60 and stopped.best_epochs_ == ran - 3
     assert stopped.refit_params() == {"epochs": stopped.best_epochs_,
                                       "patience": stopped.best_epochs_ + 1}
     again = SequenceGRU(**params | stopped.refit_params()).fit(X, y, (X_valid, y_valid))
     assert np.array_equal(again.predict_quantiles(X_valid), stopped.predict_quantiles(X_valid))
-    assert again.epochs_ == again.best_epochs_ == stopped.best_epochs_  # ran them all
+    assert again.epochs_ == [again.best_epochs_] == [stopped.best_epochs_]  # ran them all
     with pytest.raises(ValueError, match="loss='l1' is not one of"):
         SequenceGRU(**params | {"loss": "l1"}).fit(X, y, (X_valid, y_valid))
+
+
+def test_a_seed_ensemble_averages_nets_started_differently_and_round_trips(data,
+                                                                           tmp_path) -> None:
+    """`ensemble=2`: its first net is the single model's (same seed), the second is started
+    from seed + 1; the quantiles are their mean, and save/load keeps both nets."""
+    X, y, X_valid, y_valid = data
+    single = small(SequenceGRU).fit(X, y, (X_valid, y_valid))
+    second = small(SequenceGRU, seed=1).fit(X, y, (X_valid, y_valid))
+    pair = SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=2).fit(
+        X, y, (X_valid, y_valid))
+    assert len(pair.nets_) == 2 and len(pair.epochs_) == 2
+    both = np.sort((single.predict_quantiles(X_valid) + second.predict_quantiles(X_valid)) / 2,
+                   axis=1)
+    assert not np.allclose(single.predict_quantiles(X_valid), second.predict_quantiles(X_valid))
+    np.testing.assert_allclose(pair.predict_quantiles(X_valid), both, rtol=1e-5, atol=1e-4)
+    pair.save(tmp_path)
+    loaded = SequenceGRU.load(tmp_path)
+    assert len(loaded.nets_) == 2
+    assert np.array_equal(loaded.predict_quantiles(X_valid), pair.predict_quantiles(X_valid))
+    # The refit runs the mean of the budgets the two nets' early stopping chose.
+    assert pair.refit_params()["epochs"] == round((single.best_epochs_ + second.best_epochs_) / 2)
+    with pytest.raises(ValueError, match="ensemble=0: train at least 1 net"):
+        SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=0).fit(X, y, (X_valid, y_valid))
+
+
+def test_an_artifact_saved_before_seed_ensembles_loads_as_one_net(data, tmp_path) -> None:
+    """A model saved with one unprefixed net and no `members` (older releases) still loads."""
+    from safetensors.torch import load_file, save_file
+
+    X, y, X_valid, y_valid = data
+    model = small(SequenceCNN).fit(X, y, (X_valid, y_valid))
+    model.save(tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    save_file({k.removeprefix("m0."): v for k, v in state.items()},
+              str(tmp_path / "model.safetensors"))
+    config = json.loads((tmp_path / "sequence_net.json").read_text())
+    del config["members"]
+    config["params"].pop("ensemble")
+    (tmp_path / "sequence_net.json").write_text(json.dumps(config))
+    loaded = SequenceCNN.load(tmp_path)
+    assert len(loaded.nets_) == 1
+    assert np.array_equal(loaded.predict_quantiles(X_valid), model.predict_quantiles(X_valid))
