@@ -125,6 +125,11 @@ def test_the_refit_budget_is_the_epoch_early_stopping_kept(data) -> None:
     assert again.epochs_ == [again.best_epochs_] == [stopped.best_epochs_]  # ran them all
     with pytest.raises(ValueError, match="loss='l1' is not one of"):
         SequenceGRU(**params | {"loss": "l1"}).fit(X, y, (X_valid, y_valid))
+    # A seed ensemble's refit runs the mean of the budgets its nets' early stopping chose.
+    other = SequenceGRU(**params, seed=1).fit(X, y, (X_valid, y_valid))
+    pair = SequenceGRU(**params, ensemble=2).fit(X, y, (X_valid, y_valid))
+    assert pair.epochs_ == stopped.epochs_ + other.epochs_
+    assert pair.refit_params()["epochs"] == round((stopped.best_epochs_ + other.best_epochs_) / 2)
 
 
 def test_a_seed_ensemble_averages_nets_started_differently_and_round_trips(data,
@@ -145,8 +150,6 @@ def test_a_seed_ensemble_averages_nets_started_differently_and_round_trips(data,
     loaded = SequenceGRU.load(tmp_path)
     assert len(loaded.nets_) == 2
     assert np.array_equal(loaded.predict_quantiles(X_valid), pair.predict_quantiles(X_valid))
-    # The refit runs the mean of the budgets the two nets' early stopping chose.
-    assert pair.refit_params()["epochs"] == round((single.best_epochs_ + second.best_epochs_) / 2)
     with pytest.raises(ValueError, match="ensemble=0: train at least 1 net"):
         SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=0).fit(X, y, (X_valid, y_valid))
 
