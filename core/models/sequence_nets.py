@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import progress
 from core.models.nets.sequence_cnn import SequenceCNN as CNNNet
 from core.models.nets.sequence_gru import SequenceGRU as GRUNet
 from core.models.nets.sequence_transformer import SequenceTransformer as TransformerNet
@@ -118,6 +119,8 @@ class _SequenceNet(Hyperparameters):
         # probabilities are).
         self.nets_, self.epochs_, best = [], [], []
         for member in range(int(self.ensemble)):
+            if self.ensemble > 1:  # or a long run's epoch count would seem to start over
+                progress.update(net=f"{member + 1}/{self.ensemble}")
             torch.manual_seed(self.seed + member)
             net = self._build(self.n_features_, self.window_)
             fit_module(net, LOSSES[self.loss], train, held, max_epochs=self.epochs,

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core import progress
 from core.evaluate import stratified_split
 from core.models.protocol import Hyperparameters
 from core.models.training import fit_module
@@ -137,6 +138,8 @@ class ImageCNN(Hyperparameters):
         members = max(self.ensemble, 1)
         minutes = None if self.max_minutes is None else self.max_minutes / members
         for member in range(members):
+            if members > 1:  # or a long run's epoch count would seem to start over
+                progress.update(net=f"{member + 1}/{members}")
             torch.manual_seed(self.seed + member)
             net = self._build()
             fit_module(net, nn.CrossEntropyLoss(), train, valid, max_epochs=self.max_epochs,

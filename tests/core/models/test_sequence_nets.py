@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from core import progress
 from core.models.sequence_nets import (
     FAST_PARAMS,
     SequenceCNN,
@@ -137,6 +138,16 @@ def test_a_seed_ensemble_averages_nets_started_differently_and_round_trips(data,
     """`ensemble=2`: its first net is the single model's (same seed), the second is started
     from seed + 1; the quantiles are their mean, and save/load keeps both nets."""
     X, y, X_valid, y_valid = data
+    seen: list[str] = []
+
+    class Details:
+        def started(self, task: progress.Task) -> None: ...
+
+        def changed(self, task: progress.Task, counted: bool) -> None:
+            seen.append(task.detail)
+
+        def finished(self, task: progress.Task) -> None: ...
+
     single = small(SequenceGRU).fit(X, y, (X_valid, y_valid))
     second = small(SequenceGRU, seed=1).fit(X, y, (X_valid, y_valid))
     pair = SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=2).fit(
@@ -150,6 +161,13 @@ def test_a_seed_ensemble_averages_nets_started_differently_and_round_trips(data,
     loaded = SequenceGRU.load(tmp_path)
     assert len(loaded.nets_) == 2
     assert np.array_equal(loaded.predict_quantiles(X_valid), pair.predict_quantiles(X_valid))
+    with progress.listen(Details()), progress.task("train"):
+        progress.update(candidate="gru")
+        SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=2).fit(X, y, (X_valid, y_valid))
+    # The progress line says which net an epoch belongs to: the count starts over for each.
+    assert "candidate gru · net 1/2 · epoch 8/8" in seen
+    assert seen[seen.index("candidate gru · net 1/2 · epoch 8/8") + 1:][:2] == [
+        "candidate gru · net 2/2", "candidate gru · net 2/2 · epoch 1/8"]
     with pytest.raises(ValueError, match="ensemble=0: train at least 1 net"):
         SequenceGRU(**FAST_PARAMS[SequenceGRU.format], ensemble=0).fit(X, y, (X_valid, y_valid))
 
