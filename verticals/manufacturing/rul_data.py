@@ -16,8 +16,10 @@ COLUMNS = (UNIT, CYCLE, *SETTINGS, *SENSORS)  # the 26 columns of a C-MAPSS file
 CONDITION = "operating_condition"
 # Operating conditions are points on a grid (altitude in kft, Mach, throttle angle): rounding
 # the settings to these decimals maps every row to its grid point on all four subsets (FD001
-# and FD003 collapse to one condition, FD002 and FD004 to six) without a hand list.
-CONDITION_DECIMALS = (0, 1, 0)
+# and FD003 collapse to one condition, FD002 and FD004 to six) without a hand list. Mach to
+# two decimals, because one grid point is Mach 0.25: to one decimal, half-to-even rounding
+# put its rows reading exactly 0.2500 apart from those reading 0.2501 and above.
+CONDITION_DECIMALS = (0, 2, 0)
 # The generator: sensors that drift with wear (sign = direction), and those that never move.
 DRIFTING = {"s2": 1, "s3": 1, "s4": 1, "s7": -1, "s8": 1, "s9": 1, "s11": 1, "s12": -1,
             "s13": 1, "s14": 1, "s15": 1, "s17": 1, "s20": -1, "s21": -1}
@@ -31,11 +33,13 @@ DRIFT_SHARE = 0.004  # drift at failure as a share of the level
 
 def features(frame: pd.DataFrame) -> pd.DataFrame:
     """Adds operating_condition: the settings rounded to their grid (altitude to whole kft,
-    Mach to 0.1, throttle to whole degrees), e.g. "0|0.0|100"; sensors are normalised within
-    it by the Kind. Reads the settings only, never the failure label."""
+    Mach to 0.01, throttle to whole degrees), e.g. "0|0.00|100"; sensors are normalised
+    within it by the Kind. Reads the settings only, never the failure label."""
     if not set(SETTINGS) <= set(frame.columns):
         return frame
-    parts = [frame[c].astype(float).round(d).map(lambda v, d=d: f"{v:.{d}f}")
+    # + 0.0 turns a rounded -0.0 into 0.0: sea-level readings scatter around 0 (altitude
+    # -0.0007, Mach -0.0004 on FD001), and "-0" beside "0" split one condition into four.
+    parts = [(frame[c].astype(float).round(d) + 0.0).map(lambda v, d=d: f"{v:.{d}f}")
              for c, d in zip(SETTINGS, CONDITION_DECIMALS, strict=True)]
     return frame.assign(**{CONDITION: parts[0] + "|" + parts[1] + "|" + parts[2]})
 

@@ -60,7 +60,22 @@ def test_the_adapter_reads_a_subset_with_ids_that_never_collide(subset: Path) ->
     assert frame["s21"].iloc[0] == 21.0
     TASK.schema.validate(frame)
     featured = TASK.feature_frame(frame)
-    assert set(featured[rul_data.CONDITION]) == {"0|-0.0|100"}
+    assert set(featured[rul_data.CONDITION]) == {"0|0.00|100"}
+
+
+def test_operating_conditions_are_the_grid_points_whatever_the_noise() -> None:
+    """Readings scattered around each of FD002/FD004's six grid points (FD001's sea level
+    among them) map to six conditions: a sea-level reading just under 0 is not a condition of
+    its own ("-0"), nor is a Mach 0.25 that reads exactly 0.2500."""
+    grid = [(0, 0.0, 100), (10, 0.25, 100), (20, 0.70, 100), (25, 0.62, 60), (35, 0.84, 100),
+            (42, 0.84, 100)]
+    noise = [(-0.0007, -0.0004), (0.0019, 0.0), (0.0045, 0.0007), (-0.0018, 0.0019)]
+    rows = [{"setting_1": a + da, "setting_2": m + dm, "setting_3": float(t)}
+            for a, m, t in grid for da, dm in noise]
+    conditions = rul_data.features(pd.DataFrame(rows))[rul_data.CONDITION]
+    assert conditions.nunique() == 6
+    assert conditions.groupby(np.repeat(np.arange(6), len(noise))).nunique().eq(1).all()
+    assert conditions.iloc[0] == "0|0.00|100" and conditions.iloc[4] == "10|0.25|100"
 
 
 @pytest.mark.parametrize(("rows", "message"), [
