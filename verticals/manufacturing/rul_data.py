@@ -18,7 +18,7 @@ CONDITION = "operating_condition"
 # the settings to these decimals maps every row to its grid point on all four subsets (FD001
 # and FD003 collapse to one condition, FD002 and FD004 to six) without a hand list. Mach to
 # two decimals, because one grid point is Mach 0.25: to one decimal, half-to-even rounding
-# put its rows reading exactly 0.2500 apart from those reading 0.2501 and above.
+# puts a reading of exactly 0.2500 (to 0.2) apart from one of 0.2501 (to 0.3).
 CONDITION_DECIMALS = (0, 2, 0)
 # The generator: sensors that drift with wear (sign = direction), and those that never move.
 DRIFTING = {"s2": 1, "s3": 1, "s4": 1, "s7": -1, "s8": 1, "s9": 1, "s11": 1, "s12": -1,
