@@ -38,6 +38,7 @@ class UnitWindows(Protocol):
 
     unit: str
     step: str
+    condition: str | None
     window: int
     lead_time: int
     failure_cost: float
@@ -98,6 +99,13 @@ class SequencePredictor:
         q = self.quantiles(windows)
         plan = maintenance_plan(q, k.lead_time, k.failure_cost, k.overhaul_cost)
         counts = rows.groupby(k.unit)[k.step].agg(["max", "size"]).loc[units]
+        # Units whose window reads a row of a condition the normaliser has no statistics for.
+        strange: dict[str, str] = {}
+        unseen = self.normaliser.unseen(rows, k.condition)
+        if unseen.any():
+            recent = (rows.groupby(k.unit).cumcount(ascending=False) < k.window).to_numpy()
+            hit = rows[unseen & recent]
+            strange = hit.groupby(k.unit)[k.condition].first().astype(str).to_dict()
         seen = set(self.seen_units)
         payloads = []
         for i in range(len(units)):
@@ -111,9 +119,15 @@ class SequencePredictor:
                 "cycles": int(counts["size"].iloc[i])}
             if units[i] in seen:
                 item[SEEN] = True  # an in-sample forecast: realised() leaves it out
+            notes = []
             if counts["size"].iloc[i] < k.window:
-                item["note"] = (f"too short: {int(counts['size'].iloc[i])} of {k.window} "
-                                "steps; the window is padded with the first row")
+                notes.append(f"too short: {int(counts['size'].iloc[i])} of {k.window} "
+                             "steps; the window is padded with the first row")
+            if units[i] in strange:
+                notes.append(f"operating condition {strange[units[i]]} not seen in training: "
+                             "its sensors are scaled with all training rows' statistics")
+            if notes:
+                item["note"] = "; ".join(notes)
             payloads.append(json.dumps(item))
         label = np.where(plan.due, k.decisions[1], k.decisions[0]).astype(object)
         return ledger_frame(len(units), np.asarray(units, dtype=object), q[:, 1],

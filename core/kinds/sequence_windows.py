@@ -61,6 +61,16 @@ class Normaliser:
             out[rows] = (values[rows] - stats["mean"]) / np.asarray(stats["std"])
         return out.astype(np.float32)
 
+    def unseen(self, frame: pd.DataFrame, condition: str | None) -> np.ndarray:
+        """Per row: its operating condition had no training rows, so `transform` z-scores it
+        with the statistics of all training rows (the forecast should say so). Without a
+        condition column every row is in the one condition training had."""
+        if condition is None:
+            return np.zeros(len(frame), dtype=bool)
+        keys = _conditions(frame, condition)
+        known = np.array(sorted(self.stats_), dtype=object)
+        return ~np.isin(keys, known)
+
     def to_dict(self) -> dict[str, Any]:
         return {"sensors": self.sensors_, "dropped": self.dropped_, "stats": self.stats_}
 

@@ -494,6 +494,33 @@ def test_sensors_are_normalised_within_their_condition_and_constants_dropped() -
         assert abs(part.mean()) < 1e-5 and part.std() == pytest.approx(1.0, abs=1e-5)
     unseen = normaliser.transform(frame.assign(cond="new"), "cond")  # global statistics
     assert np.isfinite(unseen).all()
+    assert normaliser.unseen(frame.assign(cond="new"), "cond").all()
+    assert not normaliser.unseen(frame, "cond").any()
+
+
+def test_a_unit_read_in_a_condition_unseen_in_training_is_noted() -> None:
+    """Its rows are scaled with all training rows' statistics; the forecast says so when the
+    window reads such a row (and not for a unit whose window is all in known conditions)."""
+    kind = replace(KIND, condition="cond")
+    spec = task({"rec": Recorder}, kind)
+    [candidate] = kind.train(spec, units(LIVES).assign(cond="sea"), profile="smoke", seed=0,
+                             models=("rec",))
+    scored = units({"known": 9, "moved": 9}).drop(columns="failure").assign(cond="sea")
+    # The last two cycles of "moved" were flown at a condition no training row had, its first
+    # one too (outside the 5-cycle window: not what the forecast reads).
+    scored.loc[(scored["unit"] == "moved") & (scored["cycle"] >= 8), "cond"] = "high"
+    scored.loc[(scored["unit"] == "known") & (scored["cycle"] == 1), "cond"] = "high"
+    ledger = candidate.predictor.predict(scored).set_index("entity_key")
+    note = json.loads(ledger.loc["moved", "payload"])["note"]
+    assert note == ("operating condition high not seen in training: its sensors are scaled "
+                    "with all training rows' statistics")
+    assert "note" not in json.loads(ledger.loc["known", "payload"])
+    short = candidate.predictor.predict(units({"s": 3}).drop(columns="failure").assign(
+        cond="high"))
+    assert json.loads(short["payload"].iloc[0])["note"] == (
+        "too short: 3 of 5 steps; the window is padded with the first row; operating "
+        "condition high not seen in training: its sensors are scaled with all training "
+        "rows' statistics")
 
 
 def test_a_sensor_flickering_at_its_recording_step_is_dropped_a_slow_one_kept() -> None:
