@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from core import progress
+from core.models.net_weights import load_nets, save_nets
 from core.models.nets.sequence_cnn import SequenceCNN as CNNNet
 from core.models.nets.sequence_gru import SequenceGRU as GRUNet
 from core.models.nets.sequence_transformer import SequenceTransformer as TransformerNet
@@ -158,11 +159,7 @@ class _SequenceNet(Hyperparameters):
         return np.sort(out * (self.scale_ / len(self.nets_)), axis=1)
 
     def save(self, directory: Path) -> None:
-        from safetensors.torch import save_file
-
-        state = {f"m{i}.{k}": v.contiguous() for i, net in enumerate(self.nets_)
-                 for k, v in net.state_dict().items()}
-        save_file(state, str(Path(directory, WEIGHTS_FILE)))
+        save_nets(self.nets_, Path(directory, WEIGHTS_FILE))
         config = {"params": self.get_params(), "scale": self.scale_,
                   "window": self.window_, "n_features": self.n_features_,
                   "members": len(self.nets_)}
@@ -170,22 +167,13 @@ class _SequenceNet(Hyperparameters):
 
     @classmethod
     def load(cls, directory: Path) -> Self:
-        from safetensors.torch import load_file
-
         config = json.loads(Path(directory, CONFIG_FILE).read_text())
         model = cls(**config["params"])
         model.scale_ = float(config["scale"])
         model.window_, model.n_features_ = int(config["window"]), int(config["n_features"])
-        state = load_file(str(Path(directory, WEIGHTS_FILE)))
-        if "members" not in config:  # saved before seed ensembles: one net, keys unprefixed
-            state, config["members"] = {f"m0.{k}": v for k, v in state.items()}, 1
-        model.nets_ = []
-        for i in range(int(config["members"])):
-            net = model._build(model.n_features_, model.window_)
-            prefix = f"m{i}."
-            net.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                 if k.startswith(prefix)})
-            model.nets_.append(net.eval())
+        # No "members": saved before seed ensembles, one net with unprefixed keys.
+        model.nets_ = load_nets(lambda: model._build(model.n_features_, model.window_),
+                                Path(directory, WEIGHTS_FILE), config.get("members"))
         return model
 
     def _sizes(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from core import progress
 from core.evaluate import stratified_split
+from core.models.net_weights import load_nets, save_nets
 from core.models.protocol import Hyperparameters
 from core.models.training import fit_module
 
@@ -179,11 +180,7 @@ class ImageCNN(Hyperparameters):
         return heat / heat.max() if heat.max() > 0 else heat
 
     def save(self, directory: Path) -> None:
-        from safetensors.torch import save_file
-
-        state = {f"m{i}.{k}": v.contiguous() for i, net in enumerate(self.nets_)
-                 for k, v in net.state_dict().items()}
-        save_file(state, str(Path(directory, WEIGHTS_FILE)))
+        save_nets(self.nets_, Path(directory, WEIGHTS_FILE))
         config = {"params": {**self.get_params(), "layers": list(self.layers)},
                   "in_channels": self.in_channels_, "n_classes": self.n_classes_,
                   "size": self.size_, "members": len(self.nets_)}
@@ -191,18 +188,9 @@ class ImageCNN(Hyperparameters):
 
     @classmethod
     def load(cls, directory: Path) -> Self:
-        from safetensors.torch import load_file
-
         config = json.loads(Path(directory, CONFIG_FILE).read_text())
         model = cls(**{**config["params"], "layers": tuple(config["params"]["layers"])})
         model.in_channels_, model.n_classes_ = config["in_channels"], config["n_classes"]
         model.size_ = config["size"]
-        state = load_file(str(Path(directory, WEIGHTS_FILE)))
-        model.nets_ = []
-        for i in range(config["members"]):
-            net = model._build()
-            prefix = f"m{i}."
-            net.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                 if k.startswith(prefix)})
-            model.nets_.append(net.eval())
+        model.nets_ = load_nets(model._build, Path(directory, WEIGHTS_FILE), config["members"])
         return model
