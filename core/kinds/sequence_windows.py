@@ -67,9 +67,7 @@ class Normaliser:
         condition column every row is in the one condition training had."""
         if condition is None:
             return np.zeros(len(frame), dtype=bool)
-        keys = _conditions(frame, condition)
-        known = np.array(sorted(self.stats_), dtype=object)
-        return ~np.isin(keys, known)
+        return ~np.isin(_conditions(frame, condition), list(self.stats_))
 
     def to_dict(self) -> dict[str, Any]:
         return {"sensors": self.sensors_, "dropped": self.dropped_, "stats": self.stats_}
