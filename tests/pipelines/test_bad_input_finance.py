@@ -15,7 +15,8 @@ from core.store.engine import ensure_task_table
 from core.store.schema import pipeline_runs, quarantine
 from core.task import get_task
 from pipelines.cli import app
-from pipelines.ingest import EXTRA_FIELDS, IngestError, ingest_dataset, ingest_file, read_csv
+from pipelines.ingest import IngestError, ingest_dataset, ingest_file
+from pipelines.validation import EXTRA_FIELDS, read_csv
 
 CREDIT = get_task("finance.credit_scoring")
 STOCK = get_task("finance.stock_forecasting")
