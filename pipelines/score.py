@@ -39,6 +39,7 @@ from pipelines.score_groups import (
     replace_forecasts,
     scored_origins,
 )
+from pipelines.score_workers import on_workers, worker_engine, worker_predictor
 
 DEFAULT_CHUNK = 50_000
 
@@ -240,6 +241,9 @@ def score(
     with track_run(engine, task, "score", params) as run:
         if chunk_size < 1:
             raise ScoreError(f"--chunk-size must be at least 1, got {chunk_size}")
+        if scheduler and engine.dialect.name == "sqlite" and engine.url.database in (
+                None, "", ":memory:"):  # workers open the store by URL: they need a shared one
+            raise ScoreError("--scheduler needs a file or server database, not in-memory SQLite")
         # The unscored-rows and grouping reads plan on these tables' statistics: a bulk
         # ingest or a killed run's batches since the last ANALYZE leave them stale.
         refresh_statistics(engine, [table, predictions])
@@ -268,7 +272,7 @@ def score(
 
         if grouped:
             work = group_work(engine, task, champion.id, chunk_size, force, batches)
-            parts = (_distributed(engine, scheduler, score_group, task, champion, work, reference)
+            parts = (on_workers(engine, scheduler, score_group, task, champion, work, reference)
                      if scheduler else _score_groups(engine, task, champion, work, reference))
             for batch, group in parts:
                 if len(group.ledger):
@@ -279,7 +283,7 @@ def score(
                     progress(len(group.ledger), len(work))
         else:
             backfill_profiles(engine, task, table, champion.id, reference, p.chunk_size)
-            parts = (_distributed(engine, scheduler, score_partition, task, champion,
+            parts = (on_workers(engine, scheduler, score_partition, task, champion,
                                   [(b, p) for b in p.batches], reference) if scheduler
                      else _score_local(engine, task, table, champion, p, reference))
             # Sequential on purpose: a prefetching reader and a background writer were measured
@@ -399,39 +403,19 @@ def _score_groups(
 # on the workers; the driver writes each in its own transaction ------------------------------
 
 
-# Per worker process: one engine per URL and one loaded model per version, kept across tasks.
-_WORKER_ENGINES: dict[str, Engine] = {}
-_WORKER_PREDICTORS: dict[tuple[str, str, int], Any] = {}
-
-
-def _worker_engine(url: str) -> Engine:
-    if url not in _WORKER_ENGINES:
-        from core.store.engine import make_engine
-
-        _WORKER_ENGINES[url] = make_engine(url)
-    return _WORKER_ENGINES[url]
-
-
-def _worker_predictor(url: str, task: Task, version: int) -> Any:
-    key = (url, task.name, version)
-    if key not in _WORKER_PREDICTORS:  # the model is loaded once per worker, not per partition
-        _WORKER_PREDICTORS[key] = registry.load_predictor(_worker_engine(url), task, version)
-    return _WORKER_PREDICTORS[key]
-
-
 def score_partition(
     url: str, task: Task, version: int, version_id: int, batch: int, p: Plan,
     reference: dict[str, Any],
 ) -> Part:
     """Runs on a Dask worker: read one _row_id range, predict it, return ledger rows, PSI and
     the batch's profile counts."""
-    engine = _worker_engine(url)
+    engine = worker_engine(url)
     table = ensure_task_table(engine, task)  # the store's Table object: clauses must share it
     with engine.connect() as conn:
         frame = read_batch(conn, task, table, version_id, batch, p)
     if not len(frame):
         return batch, frame, {}, None
-    ledger, drift = predict_batch(task, _worker_predictor(url, task, version), frame, reference)
+    ledger, drift = predict_batch(task, worker_predictor(url, task, version), frame, reference)
     return batch, ledger, drift, batch_profile(task, frame, reference)
 
 
@@ -440,31 +424,6 @@ def score_group(
     reference: dict[str, Any],
 ) -> tuple[int, GroupResult]:
     """Runs on a Dask worker: read whole series (or slices' histories) and forecast them."""
-    frame = read_group(_worker_engine(url), task, keys)
-    return batch, predict_group(task, _worker_predictor(url, task, version), frame, keys,
+    frame = read_group(worker_engine(url), task, keys)
+    return batch, predict_group(task, worker_predictor(url, task, version), frame, keys,
                                 reference)
-
-
-def _distributed(
-    engine: Engine, scheduler: str, function: Callable[..., Any],
-    task: Task, champion: Any, work: list[tuple[int, Any]], reference: dict[str, Any],
-) -> Iterator[Any]:
-    """Workers run `function(url, task, version, version_id, batch, what, reference)` for
-    each (batch, what) of `work`; the driver writes each result in its own transaction."""
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        raise ScoreError("--scheduler needs a file or server database, not in-memory SQLite")
-    cluster = (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                            dashboard_address=None) if scheduler == "local" else None)
-    client = Client(cluster if cluster is not None else scheduler)
-    try:
-        url = engine.url.render_as_string(hide_password=False)
-        futures = [client.submit(function, url, task, champion.version, champion.id, batch,
-                                 what, reference, pure=False) for batch, what in work]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -160,3 +160,18 @@ def test_dask_partitions_match_the_local_path(trained: sa.Engine) -> None:
     scored = _predictions(trained)
     assert scored.groupby("batch").size().to_dict() == {0: 50, 1: 50, 2: 20}
     assert len(_drift(trained)) == 3 * len(FEATURES)
+
+
+def test_the_dask_scheduler_refuses_an_in_memory_store_before_scoring() -> None:
+    from core.store.engine import make_engine, migrate
+
+    memory = make_engine("sqlite://")
+    migrate(memory)
+    _ingest(memory, fake_sample(40, seed=3))
+    train(memory, TASK, profile="smoke")
+    # Workers open the store by its URL: an in-memory database would be a new, empty one.
+    with pytest.raises(ScoreError, match="not in-memory SQLite"):
+        score(memory, TASK, scheduler="local")
+    assert len(_predictions(memory)) == 0
+    assert (_last_run(memory).pipeline, _last_run(memory).status) == ("score", "failed")
+    memory.dispose()
